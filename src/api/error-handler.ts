@@ -1,0 +1,55 @@
+// Turns every failure into {success:false, message, code}: client mistakes get a 4xx naming the problem;
+// anything else is logged and answered with a bare 500 (no stack, no SQL, no secret leaves the server).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HookdError } from '../errors.ts';
+
+interface ValidationIssue {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+function describeValidation(context: string, issues: ValidationIssue[]): string {
+  const issue = issues[0];
+  if (!issue) return `${context} is invalid`;
+  const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  const field = path ? `${context}.${path}` : context;
+  if (issue.keyword === 'required') return `${field === context ? context : field} must have the field '${String(issue.params.missingProperty)}'`;
+  if (issue.keyword === 'enum') return `${field} must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
+  if (issue.keyword === 'const') return `${field} must be ${JSON.stringify(issue.params.allowedValue)}`;
+  if (issue.keyword === 'anyOf' || issue.keyword === 'oneOf') return `${field} has an unexpected type or value`;
+  return `${field} ${issue.message ?? 'is invalid'}`;
+}
+
+const send = (reply: FastifyReply, status: number, code: string, message: string) =>
+  reply.status(status).type('application/json').send({ success: false, message, code });
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof HookdError) return send(reply, error.status, error.code, error.message);
+    if (error.validation) {
+      return send(reply, 400, 'VALIDATION_ERROR', describeValidation(error.validationContext ?? 'request', error.validation as ValidationIssue[]));
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return send(reply, 413, 'PAYLOAD_TOO_LARGE', 'the request body is larger than the 1 MiB limit');
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return send(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return send(reply, 400, 'INVALID_JSON', 'the body is empty; send a JSON object');
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return send(reply, 400, 'BAD_REQUEST', 'the content-length does not match the body');
+    }
+    if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return send(reply, 400, 'INVALID_JSON', 'the body is not valid JSON');
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return send(reply, error.statusCode, 'BAD_REQUEST', 'the request could not be read');
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return send(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side; the request was not applied');
+  });
+
+  app.setNotFoundHandler((request, reply) => send(reply, 404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+}

@@ -1,0 +1,81 @@
+// Delivery routes: list, detail with the attempt log, manual retry.
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { HookdError, notFound } from '../../errors.ts';
+import type { Store } from '../../store/index.ts';
+import { commonErrors, DateTime, PageInfo, PageQuery, PositiveInt, TenantParams, tenantOf } from '../schemas.ts';
+import { DeliveryDetailSchema, DeliveryItem, DeliveryStatusSchema } from './delivery-schemas.ts';
+
+const P = '/service/partner/webhook/v1.0/organization/:organization_id/extension/:extension_id';
+const tags = ['deliveries'];
+const DeliveryParams = Type.Object({ ...TenantParams.properties, id: PositiveInt });
+
+export const deliveryRoutes: FastifyPluginAsyncTypebox<{ store: Store; wake: (subscriberIds: number[]) => void }> = async (app, { store, wake }) => {
+  app.get(`${P}/delivery`, {
+    schema: {
+      tags,
+      summary: 'List deliveries, newest first',
+      description: 'start_date and end_date bound created_on (inclusive).',
+      params: TenantParams,
+      querystring: Type.Object({
+        ...PageQuery,
+        company_id: Type.Optional(PositiveInt),
+        subscriber_id: Type.Optional(PositiveInt),
+        status: Type.Optional(DeliveryStatusSchema),
+        event_slug: Type.Optional(Type.String({ maxLength: 200 })),
+        start_date: Type.Optional(DateTime),
+        end_date: Type.Optional(DateTime),
+      }),
+      response: { 200: Type.Object({ items: Type.Array(DeliveryItem), page: PageInfo }), ...commonErrors },
+    },
+  }, async (req) => {
+    const q = req.query;
+    const startDate = q.start_date === undefined ? undefined : Date.parse(q.start_date);
+    const endDate = q.end_date === undefined ? undefined : Date.parse(q.end_date);
+    if (startDate !== undefined && endDate !== undefined && endDate < startDate) {
+      throw new HookdError('VALIDATION_ERROR', 'querystring.end_date must not be before start_date');
+    }
+    return store.listDeliveries(tenantOf(req.params), {
+      pageNo: q.page_no ?? 1,
+      pageSize: q.page_size ?? 20,
+      companyId: q.company_id,
+      subscriberId: q.subscriber_id,
+      status: q.status,
+      eventSlug: q.event_slug,
+      startDate,
+      endDate,
+    });
+  });
+
+  app.get(`${P}/delivery/:id`, {
+    schema: { tags, summary: 'Read a delivery with its attempt log', params: DeliveryParams, response: { 200: DeliveryDetailSchema, ...commonErrors } },
+  }, async (req) => {
+    const delivery = await store.getDelivery(tenantOf(req.params), req.params.id);
+    if (!delivery) throw notFound('delivery', req.params.id);
+    return delivery;
+  });
+
+  app.post(`${P}/delivery/:id/retry`, {
+    schema: {
+      tags,
+      summary: 'Queue a delivery again now',
+      description: 'The retry policy starts afresh. A delivery of an inactive or blocked subscriber is parked as RESYNC.',
+      params: DeliveryParams,
+      response: { 202: Type.Object({ success: Type.Literal(true), message: Type.String(), status: DeliveryStatusSchema }), 409: Type.Ref('Error'), ...commonErrors },
+    },
+  }, async (req, reply) => {
+    const tenant = tenantOf(req.params);
+    const outcome = await store.retryDelivery(tenant, req.params.id, Date.now());
+    if (outcome === 'not-found') throw notFound('delivery', req.params.id);
+    if (outcome === 'subscriber-deleted') throw new HookdError('CONFLICT', `delivery ${req.params.id} belongs to a deleted subscriber`);
+    if (outcome === 'queued') {
+      const delivery = await store.getDelivery(tenant, req.params.id);
+      if (delivery) wake([delivery.subscriber_id]);
+    }
+    return reply.status(202).send({
+      success: true as const,
+      message: outcome === 'queued' ? `delivery ${req.params.id} queued` : `delivery ${req.params.id} parked until its subscriber is active`,
+      status: outcome === 'queued' ? ('PENDING' as const) : ('RESYNC' as const),
+    });
+  });
+};

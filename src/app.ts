@@ -1,0 +1,69 @@
+// Composition root: builds store, router, dispatcher and API from a Config, and takes them down in order.
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildServer } from './api/server.ts';
+import type { Config } from './config.ts';
+import { Dispatcher } from './delivery/dispatcher.ts';
+import { Router } from './delivery/router.ts';
+import { Sender } from './delivery/sender.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { openStore, type Store } from './store/index.ts';
+
+export interface App {
+  config: Config;
+  store: Store;
+  metrics: Metrics;
+  logger: FastifyBaseLogger;
+  server: FastifyInstance | undefined;
+  dispatcher: Dispatcher | undefined;
+  /** Base URL the API listens on, when this process serves it. */
+  url: string | undefined;
+  close(): Promise<void>;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function createLogger(config: Pick<Config, 'logLevel'>): FastifyBaseLogger {
+  return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.secret', '*.auth_meta'] }) as FastifyBaseLogger;
+}
+
+export async function startApp(config: Config, logger: FastifyBaseLogger = createLogger(config)): Promise<App> {
+  const store = await openStore(config);
+  const metrics = createMetrics();
+  const sender = new Sender();
+  const dispatcher =
+    config.role === 'api'
+      ? undefined
+      : new Dispatcher(store, sender, logger, metrics, { concurrency: config.dispatchConcurrency, leaseMarginMs: config.leaseMarginMs });
+  const router = new Router(store, (ids) => dispatcher?.wake(ids));
+
+  let server: FastifyInstance | undefined;
+  let url: string | undefined;
+  if (config.role !== 'dispatcher') {
+    server = await buildServer({ store, router, metrics, logger, wake: (ids) => dispatcher?.wake(ids) });
+    let host = config.host;
+    if ((await store.countActiveApiKeys()) === 0) {
+      if (!LOOPBACK_HOSTS.has(host)) host = '127.0.0.1';
+      logger.warn(
+        { host },
+        'OPEN DEVELOPMENT MODE: no API key exists, so requests without a key are accepted, from loopback only. ' +
+          'Create a key with `hookd keys create --organization <id>` and restart to listen on HOOKD_HOST.',
+      );
+    }
+    const address = await server.listen({ host, port: config.port });
+    url = address;
+    logger.info({ url, store: store.kind, role: config.role }, 'hookd is serving');
+  }
+  await dispatcher?.start();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await server?.close();
+      await dispatcher?.stop(config.shutdownGraceMs);
+      await sender.close();
+      await store.close();
+    })());
+
+  return { config, store, metrics, logger, server, dispatcher, url, close };
+}

@@ -1,0 +1,270 @@
+// The dispatch loop: lease due deliveries per subscriber within its max_in_flight, send, record results in batches.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { nextAttemptAt, parseRetryAfter } from '../domain/retry.ts';
+import type { Metrics } from '../metrics.ts';
+import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, DispatchSubscriber, Store } from '../store/index.ts';
+import { VERSION } from '../version.ts';
+import { attemptHeaders, signingContext, type SigningContext } from './request.ts';
+import type { Sender } from './sender.ts';
+
+export interface DispatcherOptions {
+  concurrency: number;
+  leaseMarginMs: number;
+  /** How often the queue is rescanned when nothing woke the dispatcher: a safety net, not the wake-up path. */
+  rescanMs?: number;
+  /** Attempt results wait at most this long to be written together. */
+  flushDelayMs?: number;
+  random?: () => number;
+}
+
+interface CachedSubscriber {
+  subscriber: DispatchSubscriber;
+  signing: SigningContext;
+}
+
+const FLUSH_BATCH = 256;
+
+export class Dispatcher {
+  readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  /** subscriber id → when its earliest queued delivery falls due (epoch ms). */
+  private readonly due = new Map<number, number>();
+  private readonly inFlight = new Map<number, number>();
+  private readonly subscribers = new Map<number, CachedSubscriber>();
+  private readonly running = new Set<Promise<void>>();
+  private results: AttemptResult[] = [];
+  private totalInFlight = 0;
+  private claiming = false;
+  private claimAgain = false;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly userAgent = `hookd/${VERSION}`;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly sender: Sender,
+    private readonly log: FastifyBaseLogger,
+    private readonly metrics: Metrics,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.random = options.random ?? Math.random;
+    store.onSubscribersChanged(() => {
+      this.subscribers.clear();
+      // A re-activated subscriber's RESYNC deliveries were re-queued: find them.
+      if (!this.stopped) void this.rescan();
+    });
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.rescan();
+    this.rescanTimer = setInterval(() => void this.rescan(), this.options.rescanMs ?? 30_000);
+    this.rescanTimer.unref();
+  }
+
+  /** Publish calls this: these subscribers have new deliveries due now. */
+  wake(subscriberIds: Iterable<number>): void {
+    const now = Date.now();
+    for (const id of subscriberIds) {
+      const at = this.due.get(id);
+      if (at === undefined || at > now) this.due.set(id, now);
+    }
+    this.scheduleClaim();
+  }
+
+  private async rescan(): Promise<void> {
+    try {
+      for (const { subscriberId, nextAttemptAt } of await this.store.dueSubscribers()) {
+        const at = this.due.get(subscriberId);
+        if (at === undefined || nextAttemptAt < at) this.due.set(subscriberId, nextAttemptAt);
+      }
+      this.scheduleClaim();
+    } catch (err) {
+      this.log.error({ err }, 'dispatcher: queue scan failed; will try again');
+    }
+  }
+
+  private scheduleClaim(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = true;
+    setImmediate(() => void this.claimRound());
+  }
+
+  private async claimRound(): Promise<void> {
+    try {
+      const now = Date.now();
+      const requests: ClaimRequest[] = [];
+      let free = this.options.concurrency - this.totalInFlight;
+      for (const [subscriberId, at] of this.due) {
+        if (free <= 0) break;
+        if (at > now) continue;
+        const cached = await this.subscriber(subscriberId);
+        if (!cached) {
+          this.due.delete(subscriberId);
+          continue;
+        }
+        const capacity = Math.min(cached.subscriber.max_in_flight - (this.inFlight.get(subscriberId) ?? 0), free);
+        if (capacity <= 0) continue;
+        requests.push({ subscriberId, limit: capacity, leaseMs: cached.subscriber.timeout_ms + this.options.leaseMarginMs });
+        free -= capacity;
+      }
+      if (requests.length > 0 && !this.stopped) {
+        const result = await this.store.claim(requests, this.nodeId, now);
+        for (const [subscriberId, at] of result.nextDue) {
+          if (at === null) this.due.delete(subscriberId);
+          else this.due.set(subscriberId, at);
+        }
+        for (const delivery of result.deliveries) this.launch(delivery);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'dispatcher: claim failed; will try again');
+      this.armTimer(Date.now() + 1000);
+    } finally {
+      this.claiming = false;
+      if (this.claimAgain) {
+        this.claimAgain = false;
+        this.scheduleClaim();
+      } else {
+        this.armTimer();
+      }
+    }
+  }
+
+  /** Sleeps until the earliest future due time among subscribers that have room. */
+  private armTimer(at?: number): void {
+    if (this.stopped) return;
+    let earliest = at ?? Infinity;
+    const now = Date.now();
+    for (const [subscriberId, due] of this.due) {
+      if (due > now) earliest = Math.min(earliest, due);
+      else if ((this.inFlight.get(subscriberId) ?? 0) === 0 && this.totalInFlight < this.options.concurrency) {
+        earliest = Math.min(earliest, now + 50); // due but unclaimed (lost race with a lease): look again soon
+      }
+    }
+    clearTimeout(this.timer);
+    if (earliest === Infinity) return;
+    this.timer = setTimeout(() => this.scheduleClaim(), Math.max(0, Math.min(earliest - now, 2 ** 31 - 1)));
+    this.timer.unref();
+  }
+
+  private async subscriber(id: number): Promise<CachedSubscriber | null> {
+    const cached = this.subscribers.get(id);
+    if (cached) return cached;
+    const subscriber = await this.store.getSubscriberForDispatch(id);
+    if (!subscriber) return null;
+    const entry = { subscriber, signing: signingContext(subscriber) };
+    this.subscribers.set(id, entry);
+    return entry;
+  }
+
+  private launch(delivery: ClaimedDelivery): void {
+    this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 0) + 1);
+    this.totalInFlight++;
+    const task = this.attempt(delivery)
+      .catch((err) => this.log.error({ err, delivery_id: delivery.id }, 'dispatcher: attempt failed unexpectedly'))
+      .finally(() => {
+        this.running.delete(task);
+        this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 1) - 1);
+        this.totalInFlight--;
+        const at = this.due.get(delivery.subscriberId);
+        if (at !== undefined && at <= Date.now()) this.scheduleClaim();
+      });
+    this.running.add(task);
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const cached = await this.subscriber(delivery.subscriberId);
+    const attemptedAt = Date.now();
+    const runStartedAt = delivery.runStartedAt ?? attemptedAt;
+    const base = { deliveryId: delivery.id, subscriberId: delivery.subscriberId, attempt: delivery.attemptCount + 1, attemptedAt, runStartedAt };
+    if (!cached || cached.subscriber.deleted) {
+      this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
+      return;
+    }
+    const { subscriber, signing } = cached;
+    if (subscriber.status !== 'active') {
+      this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
+      return;
+    }
+    const headers = attemptHeaders(signing, delivery.eventId, delivery.body, this.userAgent, attemptedAt);
+    const sent = await this.sender.send(subscriber.webhook_url, headers, delivery.body, subscriber.timeout_ms);
+    const ok = sent.responseCode >= 200 && sent.responseCode < 300;
+    const now = Date.now();
+    let outcome: AttemptOutcome;
+    if (ok) outcome = { kind: 'success' };
+    else if (sent.responseCode === 410) outcome = { kind: 'give-up' }; // Gone: the endpoint asked us to stop
+    else {
+      const at = nextAttemptAt({
+        policy: subscriber.retry_policy,
+        attempts: delivery.runAttempts + 1,
+        firstAttemptAt: runStartedAt,
+        now,
+        retryAfterMs: parseRetryAfter(sent.retryAfter, now),
+        random: this.random(),
+      });
+      outcome = at === null ? { kind: 'give-up' } : { kind: 'retry', nextAttemptAt: at };
+    }
+    const label = ok ? 'success' : 'failure';
+    this.metrics.attempts.inc({ outcome: label });
+    this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
+    this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
+  }
+
+  private push(result: AttemptResult): void {
+    this.results.push(result);
+    if (this.results.length >= FLUSH_BATCH) void this.flush();
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 2);
+    }
+  }
+
+  /** Writes buffered results; flushes run one after another so the store sees them in order. */
+  flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.results;
+    this.results = [];
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.store.recordAttempts(batch, this.nodeId);
+      } catch (err) {
+        // The leases will expire and the deliveries be sent again: at-least-once, nothing lost.
+        this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
+        return;
+      }
+      for (const r of batch) {
+        if (r.outcome.kind !== 'retry') continue;
+        const at = this.due.get(r.subscriberId);
+        if (at === undefined || r.outcome.nextAttemptAt < at) this.due.set(r.subscriberId, r.outcome.nextAttemptAt);
+      }
+      this.armTimer();
+    });
+    return this.flushing;
+  }
+
+  /** Stops claiming, lets in-flight attempts finish within the grace period, records them, hands back the rest. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.rescanTimer);
+    const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), grace]);
+    await this.flush();
+    const released = await this.store.releaseLeases(this.nodeId, Date.now());
+    if (released > 0) this.log.warn({ released }, 'dispatcher: handed back unfinished deliveries');
+  }
+
+  get inFlightCount(): number {
+    return this.totalInFlight;
+  }
+}

@@ -1,0 +1,40 @@
+// What one attempt sends: the headers API.md § What a subscriber receives fixes, signed for this attempt.
+import { signFp } from '../signing/fp-signature.ts';
+import { signingKey, webhookSignatureHeader } from '../signing/standard-webhooks.ts';
+import type { Subscriber } from '../domain/types.ts';
+
+/** Headers a subscriber's custom_headers may not replace: they carry the signature and framing. */
+const RESERVED = new Set([
+  'content-type', 'content-length', 'user-agent', 'host', 'connection', 'transfer-encoding',
+  'webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-fp-event-id', 'x-fp-signature',
+]);
+
+export const isReservedHeader = (name: string): boolean => RESERVED.has(name.toLowerCase());
+
+export interface SigningContext {
+  secret: string;
+  key: Buffer;
+  customHeaders: Record<string, string>;
+}
+
+export function signingContext(subscriber: Subscriber): SigningContext {
+  const customHeaders: Record<string, string> = {};
+  for (const [name, value] of Object.entries(subscriber.custom_headers)) {
+    if (!isReservedHeader(name)) customHeaders[name.toLowerCase()] = value;
+  }
+  return { secret: subscriber.auth_meta.secret, key: signingKey(subscriber.auth_meta.secret), customHeaders };
+}
+
+export function attemptHeaders(ctx: SigningContext, eventId: string, body: string, userAgent: string, nowMs: number): Record<string, string> {
+  const timestamp = Math.floor(nowMs / 1000);
+  return {
+    ...ctx.customHeaders,
+    'content-type': 'application/json',
+    'user-agent': userAgent,
+    'webhook-id': eventId,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': webhookSignatureHeader([ctx.key], eventId, timestamp, body),
+    'x-fp-event-id': eventId,
+    'x-fp-signature': signFp(ctx.secret, body),
+  };
+}

@@ -1,0 +1,84 @@
+// One HTTP attempt with undici: pooled keep-alive connections per origin, a hard deadline, a capped response body.
+import { Agent, request } from 'undici';
+
+export const RESPONSE_BODY_LIMIT = 4096;
+
+export interface SendResult {
+  /** HTTP status, or 0 when no response came (network error or time-out). */
+  responseCode: number;
+  durationMs: number;
+  responseBody: string | null;
+  error: string | null;
+  retryAfter: string | undefined;
+}
+
+export class Sender {
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: 10_000 } });
+
+  async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
+    const started = performance.now();
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const responseBody = await readCapped(res.body);
+      const retryAfter = res.headers['retry-after'];
+      return {
+        responseCode: res.statusCode,
+        durationMs: elapsed(started),
+        responseBody,
+        error: res.statusCode >= 200 && res.statusCode < 300 ? null : `HTTP ${res.statusCode}`,
+        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+      };
+    } catch (err) {
+      const timedOut = signal.aborted;
+      return {
+        responseCode: 0,
+        durationMs: elapsed(started),
+        responseBody: null,
+        error: timedOut ? `timed out after ${timeoutMs} ms` : describeNetworkError(err),
+        retryAfter: undefined,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+const elapsed = (started: number): number => Math.round((performance.now() - started) * 100) / 100;
+
+/** Keeps the first 4 KiB; drains up to 64 KiB more so the connection can be reused, then gives up on it. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let seen = 0;
+  for await (const chunk of body) {
+    if (kept < RESPONSE_BODY_LIMIT) {
+      const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - kept);
+      chunks.push(part);
+      kept += part.length;
+    }
+    seen += chunk.length;
+    if (seen > 64 * 1024) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function describeNetworkError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code;
+  const message = e.cause?.message ?? e.message ?? String(err);
+  return code ? `${code}: ${message}` : message;
+}

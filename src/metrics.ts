@@ -1,0 +1,36 @@
+// Prometheus metrics, one registry per app so that several apps (tests) never share counters.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  eventsPublished: Counter<'organization_id'>;
+  attempts: Counter<'outcome'>;
+  deliveryDuration: Histogram<'outcome'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hookd_process_' });
+  return {
+    registry,
+    eventsPublished: new Counter({
+      name: 'hookd_events_published_total',
+      help: 'Events accepted by publish (duplicates excluded).',
+      labelNames: ['organization_id'],
+      registers: [registry],
+    }),
+    attempts: new Counter({
+      name: 'hookd_delivery_attempts_total',
+      help: 'Delivery attempts made by this process.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    deliveryDuration: new Histogram({
+      name: 'hookd_delivery_duration_seconds',
+      help: 'Duration of one delivery attempt, from request start to response body read.',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+  };
+}

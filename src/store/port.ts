@@ -1,0 +1,147 @@
+// The Store port: everything hookd keeps, batch-first. delivery/ and api/ import only this file from store/.
+import type {
+  DeliveryDetail,
+  DeliveryStatus,
+  DeliveryView,
+  EventView,
+  NewEvent,
+  Paged,
+  PublishResult,
+  Subscriber,
+  SubscriberInput,
+  SubscriberStatus,
+  Tenant,
+} from '../domain/types.ts';
+
+export type DispatchSubscriber = Subscriber & { deleted: boolean };
+
+export interface PageQuery {
+  pageNo: number;
+  pageSize: number;
+}
+
+export interface SubscriberQuery extends PageQuery {
+  companyId?: number;
+  status?: SubscriberStatus;
+}
+
+export interface DeliveryQuery extends PageQuery {
+  companyId?: number;
+  subscriberId?: number;
+  status?: DeliveryStatus;
+  eventSlug?: string;
+  startDate?: number;
+  endDate?: number;
+}
+
+/** Ask for up to `limit` due deliveries of one subscriber, leased until now + leaseMs. */
+export interface ClaimRequest {
+  subscriberId: number;
+  limit: number;
+  leaseMs: number;
+}
+
+export interface ClaimedDelivery {
+  id: number;
+  eventId: string;
+  subscriberId: number;
+  /** Attempts made before this one, in all runs (the next attempt's number is this + 1). */
+  attemptCount: number;
+  /** Attempts made before this one since the delivery was (re-)queued: what the retry policy counts. */
+  runAttempts: number;
+  /** First attempt of the current run, epoch ms; null when this is the first. */
+  runStartedAt: number | null;
+  /** The exact JSON text to sign and send. */
+  body: string;
+}
+
+export interface ClaimResult {
+  deliveries: ClaimedDelivery[];
+  /** For every subscriber asked about: when its earliest queued delivery falls due (null: none queued). */
+  nextDue: Map<number, number | null>;
+}
+
+export type AttemptOutcome =
+  | { kind: 'success' }
+  | { kind: 'retry'; nextAttemptAt: number }
+  | { kind: 'give-up' }
+  /** Not attempted: the subscriber stopped being active after the claim; the delivery waits as RESYNC. */
+  | { kind: 'park' };
+
+export interface AttemptResult {
+  deliveryId: number;
+  subscriberId: number;
+  /** This attempt's number over the delivery's whole life (1-based). */
+  attempt: number;
+  attemptedAt: number;
+  /** The run's first attempt, so a retry keeps it and max_age_seconds counts from there. */
+  runStartedAt: number;
+  durationMs: number;
+  /** HTTP status, or 0 for a network error or time-out. */
+  responseCode: number;
+  responseBody: string | null;
+  error: string | null;
+  outcome: AttemptOutcome;
+}
+
+export interface DueSubscriber {
+  subscriberId: number;
+  nextAttemptAt: number;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  organization_id: string;
+  name: string | null;
+  hash: string;
+  created_on: string;
+  revoked_on: string | null;
+}
+
+export type RetryOutcome = 'queued' | 'parked' | 'not-found' | 'subscriber-deleted';
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  /** Resolves when the store answers; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Called after any subscriber or subscription change, so caches can drop what they hold. */
+  onSubscribersChanged(listener: () => void): void;
+
+  createSubscriber(tenant: Tenant, input: SubscriberInput, now: number): Promise<Subscriber>;
+  getSubscriber(tenant: Tenant, id: number): Promise<Subscriber | null>;
+  /** Any tenant's subscriber, deleted ones included: the dispatcher's view. */
+  getSubscriberForDispatch(id: number): Promise<DispatchSubscriber | null>;
+  listSubscribers(tenant: Tenant, query: SubscriberQuery): Promise<Paged<Subscriber>>;
+  replaceSubscriber(tenant: Tenant, id: number, input: SubscriberInput, now: number): Promise<Subscriber | null>;
+  /** Sets active/inactive; activation re-queues RESYNC deliveries. Returns false for an unknown id. */
+  setSubscriberStatus(tenant: Tenant, id: number, status: SubscriberStatus, now: number): Promise<boolean>;
+  /** Soft-deletes; queued deliveries become DISABLED, history is kept. */
+  deleteSubscriber(tenant: Tenant, id: number, now: number): Promise<boolean>;
+  /** Every subscriber of one company that publish-time routing must consider (not deleted). */
+  routableSubscribers(tenant: Tenant, companyId: number): Promise<Subscriber[]>;
+
+  /** Makes events and all their deliveries durable in one transaction, honouring idempotency keys. */
+  publish(tenant: Tenant, events: NewEvent[], now: number): Promise<PublishResult[]>;
+  getEvent(tenant: Tenant, eventId: string): Promise<EventView | null>;
+
+  listDeliveries(tenant: Tenant, query: DeliveryQuery): Promise<Paged<DeliveryView>>;
+  getDelivery(tenant: Tenant, id: number): Promise<DeliveryDetail | null>;
+  retryDelivery(tenant: Tenant, id: number, now: number): Promise<RetryOutcome>;
+
+  /** Leases due deliveries for several subscribers in one transaction. */
+  claim(requests: ClaimRequest[], owner: string, now: number): Promise<ClaimResult>;
+  /** Records attempts and moves their deliveries on, in one transaction; ignores rows whose lease `owner` lost. */
+  recordAttempts(results: AttemptResult[], owner: string): Promise<void>;
+  /** Hands back every lease `owner` holds so the deliveries are due at once (graceful shutdown). */
+  releaseLeases(owner: string, now: number): Promise<number>;
+  /** Subscribers with queued deliveries and when the earliest falls due: the dispatcher's start-up and safety scan. */
+  dueSubscribers(): Promise<DueSubscriber[]>;
+
+  insertApiKey(record: { id: string; organizationId: string; name: string | null; hash: string }, now: number): Promise<void>;
+  findApiKey(id: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(organizationId?: string): Promise<ApiKeyRecord[]>;
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+  countActiveApiKeys(): Promise<number>;
+}

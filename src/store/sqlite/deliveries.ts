@@ -1,0 +1,66 @@
+// Reading deliveries for the API, and the manual retry of one.
+import type Database from 'better-sqlite3';
+import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/types.ts';
+import type { DeliveryQuery, RetryOutcome } from '../port.ts';
+import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
+
+export function sqliteDeliveries(db: Database.Database) {
+  const selectOne = db.prepare(
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND organization_id = ? AND extension_id = ?`,
+  );
+  const selectAttempts = db.prepare(
+    'SELECT attempt, attempted_at, response_code, duration_ms, response_body, error FROM attempts WHERE delivery_id = ? ORDER BY attempt',
+  );
+  const subscriberState = db.prepare('SELECT status, deleted_at FROM subscribers WHERE id = ?');
+  const requeue = db.prepare(`
+    UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_owner = NULL, run_attempts = 0, run_started_at = NULL
+    WHERE id = ?`);
+
+  function list(tenant: Tenant, q: DeliveryQuery): Paged<DeliveryView> {
+    const where = ['organization_id = ?', 'extension_id = ?'];
+    const args: (string | number)[] = [tenant.organizationId, tenant.extensionId];
+    const add = (clause: string, value: string | number | undefined) => {
+      if (value !== undefined) (where.push(clause), args.push(value));
+    };
+    add('company_id = ?', q.companyId);
+    add('subscriber_id = ?', q.subscriberId);
+    add('status = ?', q.status);
+    add('event_slug = ?', q.eventSlug);
+    add('created_at >= ?', q.startDate);
+    add('created_at <= ?', q.endDate);
+    const clause = where.join(' AND ');
+    const total = (db.prepare(`SELECT count(*) AS n FROM deliveries WHERE ${clause}`).get(...args) as { n: number }).n;
+    const rows = db
+      .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
+    return {
+      items: rows.map(toDeliveryView),
+      page: { current: q.pageNo, size: q.pageSize, item_total: total, has_next: q.pageNo * q.pageSize < total, type: 'number' },
+    };
+  }
+
+  function get(tenant: Tenant, id: number): DeliveryDetail | null {
+    const row = selectOne.get(id, tenant.organizationId, tenant.extensionId) as DeliveryRow | undefined;
+    if (!row) return null;
+    return {
+      ...toDeliveryView(row),
+      error: row.last_error,
+      attempts: (selectAttempts.all(id) as AttemptRow[]).map(toAttemptView),
+    };
+  }
+
+  const retry = db.transaction((tenant: Tenant, id: number, now: number): RetryOutcome => {
+    const row = selectOne.get(id, tenant.organizationId, tenant.extensionId) as DeliveryRow | undefined;
+    if (!row) return 'not-found';
+    const sub = subscriberState.get(row.subscriber_id) as { status: string; deleted_at: number | null } | undefined;
+    if (!sub || sub.deleted_at !== null) return 'subscriber-deleted';
+    if (sub.status !== 'active') {
+      requeue.run('RESYNC', null, id);
+      return 'parked';
+    }
+    requeue.run('PENDING', now, id);
+    return 'queued';
+  });
+
+  return { list, get, retry: (tenant: Tenant, id: number, now: number) => retry.immediate(tenant, id, now) };
+}

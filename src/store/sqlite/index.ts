@@ -1,0 +1,85 @@
+// The SQLite adapter: one better-sqlite3 connection in WAL mode; every commit is fsynced before it returns.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Store } from '../port.ts';
+import { sqliteApiKeys } from './api-keys.ts';
+import { sqliteDeliveries } from './deliveries.ts';
+import { sqliteDispatch } from './dispatch.ts';
+import { sqliteEvents } from './events.ts';
+import { migrateSqlite } from './migrate.ts';
+import { sqliteSubscribers } from './subscribers.ts';
+
+export function sqlitePath(databaseUrl: string): string {
+  return databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+}
+
+/** Opens the file (creating its folder), applies migrations and returns the Store. */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before publish answers 202 (DESIGN.md § Delivery semantics).
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  migrateSqlite(db);
+  return new SqliteStore(db);
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly listeners: (() => void)[] = [];
+  private readonly subscribers;
+  private readonly events;
+  private readonly deliveries;
+  private readonly dispatch;
+  private readonly apiKeys;
+
+  constructor(private readonly db: Database.Database) {
+    this.subscribers = sqliteSubscribers(db, () => this.listeners.forEach((l) => l()));
+    this.events = sqliteEvents(db);
+    this.deliveries = sqliteDeliveries(db);
+    this.dispatch = sqliteDispatch(db);
+    this.apiKeys = sqliteApiKeys(db);
+  }
+
+  async migrate() {
+    migrateSqlite(this.db);
+  }
+  async ping() {
+    this.db.prepare('SELECT 1').get();
+  }
+  async close() {
+    if (this.db.open) this.db.close();
+  }
+  onSubscribersChanged(listener: () => void) {
+    this.listeners.push(listener);
+  }
+
+  createSubscriber: Store['createSubscriber'] = async (t, input, now) => this.subscribers.create(t, input, now);
+  getSubscriber: Store['getSubscriber'] = async (t, id) => this.subscribers.get(t, id);
+  getSubscriberForDispatch: Store['getSubscriberForDispatch'] = async (id) => this.subscribers.getForDispatch(id);
+  listSubscribers: Store['listSubscribers'] = async (t, q) => this.subscribers.list(t, q);
+  replaceSubscriber: Store['replaceSubscriber'] = async (t, id, input, now) => this.subscribers.replace(t, id, input, now);
+  setSubscriberStatus: Store['setSubscriberStatus'] = async (t, id, s, now) => this.subscribers.setStatus(t, id, s, now);
+  deleteSubscriber: Store['deleteSubscriber'] = async (t, id, now) => this.subscribers.remove(t, id, now);
+  routableSubscribers: Store['routableSubscribers'] = async (t, companyId) => this.subscribers.routable(t, companyId);
+
+  publish: Store['publish'] = async (t, events, now) => this.events.publish(t, events, now);
+  getEvent: Store['getEvent'] = async (t, id) => this.events.get(t, id);
+
+  listDeliveries: Store['listDeliveries'] = async (t, q) => this.deliveries.list(t, q);
+  getDelivery: Store['getDelivery'] = async (t, id) => this.deliveries.get(t, id);
+  retryDelivery: Store['retryDelivery'] = async (t, id, now) => this.deliveries.retry(t, id, now);
+
+  claim: Store['claim'] = async (requests, owner, now) => this.dispatch.claim(requests, owner, now);
+  recordAttempts: Store['recordAttempts'] = async (results, owner) => this.dispatch.record(results, owner);
+  releaseLeases: Store['releaseLeases'] = async (owner, now) => this.dispatch.release(owner, now);
+  dueSubscribers: Store['dueSubscribers'] = async () => this.dispatch.due();
+
+  insertApiKey: Store['insertApiKey'] = async (r, now) => this.apiKeys.insert(r, now);
+  findApiKey: Store['findApiKey'] = async (id) => this.apiKeys.find(id);
+  listApiKeys: Store['listApiKeys'] = async (org) => this.apiKeys.list(org);
+  revokeApiKey: Store['revokeApiKey'] = async (id, now) => this.apiKeys.revoke(id, now);
+  countActiveApiKeys: Store['countActiveApiKeys'] = async () => this.apiKeys.countActive();
+}
