@@ -36,6 +36,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   if (!raw) return null;
   const trimmed = raw.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Every HTTP-date form carries hh:mm:ss; without this, Date.parse's leniency reads "1.5" or "x 2030" as dates.
+  if (!/\d{2}:\d{2}:\d{2}/.test(trimmed)) return null;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);
