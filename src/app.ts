@@ -29,7 +29,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>): FastifyBaseLogge
 
 export async function startApp(config: Config, logger: FastifyBaseLogger = createLogger(config)): Promise<App> {
   const store = await openStore(config);
-  const metrics = createMetrics();
+  const metrics = createMetrics(() => store.queueDepth());
   const sender = new Sender();
   const dispatcher =
     config.role === 'api'

@@ -1,5 +1,5 @@
 // Prometheus metrics, one registry per app so that several apps (tests) never share counters.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -8,9 +8,20 @@ export interface Metrics {
   deliveryDuration: Histogram<'outcome'>;
 }
 
-export function createMetrics(): Metrics {
+/** `queueDepth` is read at scrape time, so the gauge is never stale. */
+export function createMetrics(queueDepth?: () => Promise<number>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hookd_process_' });
+  if (queueDepth) {
+    new Gauge({
+      name: 'hookd_queue_depth',
+      help: 'Deliveries waiting to be sent (PENDING or FAILED) in the whole store.',
+      registers: [registry],
+      async collect() {
+        this.set(await queueDepth());
+      },
+    });
+  }
   return {
     registry,
     eventsPublished: new Counter({

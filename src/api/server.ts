@@ -35,6 +35,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
+  // JSON only: any other content type is a 415, never a string handed to a handler.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   // Shared schemas are added at the root only: a plugin that adds its own gets a fresh default validator.
   app.addSchema(ErrorBody);

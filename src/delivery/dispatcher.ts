@@ -25,12 +25,17 @@ interface CachedSubscriber {
 }
 
 const FLUSH_BATCH = 256;
+/** Answers that mean "you are sending too much": the whole subscriber is paused, not just this delivery. */
+const SLOW_DOWN = new Set([429, 502, 503, 504]);
+const SLOW_DOWN_MS = 1000;
 
 export class Dispatcher {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** subscriber id → when its earliest queued delivery falls due (epoch ms). */
   private readonly due = new Map<number, number>();
   private readonly inFlight = new Map<number, number>();
+  /** subscriber id → no new claims before this time (epoch ms), after a 429/502/503/504. */
+  private readonly pausedUntil = new Map<number, number>();
   private readonly subscribers = new Map<number, CachedSubscriber>();
   private readonly running = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
@@ -106,7 +111,7 @@ export class Dispatcher {
       let free = this.options.concurrency - this.totalInFlight;
       for (const [subscriberId, at] of this.due) {
         if (free <= 0) break;
-        if (at > now) continue;
+        if (at > now || (this.pausedUntil.get(subscriberId) ?? 0) > now) continue;
         const cached = await this.subscriber(subscriberId);
         if (!cached) {
           this.due.delete(subscriberId);
@@ -144,7 +149,8 @@ export class Dispatcher {
     if (this.stopped) return;
     let earliest = at ?? Infinity;
     const now = Date.now();
-    for (const [subscriberId, due] of this.due) {
+    for (const [subscriberId, dueAt] of this.due) {
+      const due = Math.max(dueAt, this.pausedUntil.get(subscriberId) ?? 0);
       if (due > now) earliest = Math.min(earliest, due);
       else if ((this.inFlight.get(subscriberId) ?? 0) === 0 && this.totalInFlight < this.options.concurrency) {
         earliest = Math.min(earliest, now + 50); // due but unclaimed (lost race with a lease): look again soon
@@ -199,6 +205,12 @@ export class Dispatcher {
     const sent = await this.sender.send(subscriber.webhook_url, headers, delivery.body, subscriber.timeout_ms);
     const ok = sent.responseCode >= 200 && sent.responseCode < 300;
     const now = Date.now();
+    const retryAfterMs = parseRetryAfter(sent.retryAfter, now);
+    if (ok) this.pausedUntil.delete(subscriber.id);
+    else if (SLOW_DOWN.has(sent.responseCode)) {
+      const until = now + Math.max(retryAfterMs ?? 0, SLOW_DOWN_MS);
+      this.pausedUntil.set(subscriber.id, Math.max(until, this.pausedUntil.get(subscriber.id) ?? 0));
+    }
     let outcome: AttemptOutcome;
     if (ok) outcome = { kind: 'success' };
     else if (sent.responseCode === 410) outcome = { kind: 'give-up' }; // Gone: the endpoint asked us to stop
@@ -208,7 +220,7 @@ export class Dispatcher {
         attempts: delivery.runAttempts + 1,
         firstAttemptAt: runStartedAt,
         now,
-        retryAfterMs: parseRetryAfter(sent.retryAfter, now),
+        retryAfterMs,
         random: this.random(),
       });
       outcome = at === null ? { kind: 'give-up' } : { kind: 'retry', nextAttemptAt: at };

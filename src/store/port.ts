@@ -138,6 +138,8 @@ export interface Store {
   releaseLeases(owner: string, now: number): Promise<number>;
   /** Subscribers with queued deliveries and when the earliest falls due: the dispatcher's start-up and safety scan. */
   dueSubscribers(): Promise<DueSubscriber[]>;
+  /** Deliveries waiting to be sent (PENDING or FAILED), for the hookd_queue_depth gauge. */
+  queueDepth(): Promise<number>;
 
   insertApiKey(record: { id: string; organizationId: string; name: string | null; hash: string }, now: number): Promise<void>;
   findApiKey(id: string): Promise<ApiKeyRecord | null>;

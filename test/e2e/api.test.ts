@@ -150,6 +150,13 @@ describe('bad input', () => {
     await unchanged();
   });
 
+  it('answers a body that is not JSON with 415', async () => {
+    const res = await hookd.call('POST', `${P}/subscriber`, 'name=x', { 'content-type': 'text/plain' });
+    expect(res.status).toBe(415);
+    expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    await unchanged();
+  });
+
   it('answers a body over 1 MiB with 413', async () => {
     const res = await hookd.call('POST', `${P}/company/1/event`, { event_slug: 'a/b/c/v1', payload: { big: 'x'.repeat(1024 * 1024) } });
     expect(res.status).toBe(413);
@@ -203,6 +210,7 @@ describe('service endpoints', () => {
     const metrics = await hookd.call('GET', '/metrics');
     expect(metrics.body).toContain('hookd_events_published_total');
     expect(metrics.body).toContain('hookd_delivery_duration_seconds');
+    expect(metrics.body).toMatch(/^hookd_queue_depth \d+$/m);
     const openapi = (await hookd.call('GET', '/openapi.json')).body;
     expect(openapi.openapi).toBe('3.1.0');
     const paths = Object.keys(openapi.paths);

@@ -128,6 +128,15 @@ describe('delivery', () => {
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(950);
   });
 
+  it('pauses the whole subscriber after a 503, not only the delivery that got it', async () => {
+    receiver.on('/busy', (_r, nth) => (nth === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }));
+    await subscribe('/busy', { max_in_flight: 1 });
+    for (let i = 0; i < 3; i++) await publish();
+    const got = await receiver.waitFor(4, '/busy');
+    // the other two deliveries were due at once, yet waited for the Retry-After too
+    expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(950);
+  });
+
   it('counts a time-out as a failed attempt', async () => {
     receiver.on('/hang', (_r, nth) => (nth === 1 ? { hang: true } : { status: 200 }));
     await subscribe('/hang', { timeout_ms: 300 });

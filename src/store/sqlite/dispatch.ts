@@ -57,6 +57,8 @@ export function sqliteDispatch(db: Database.Database) {
       (SELECT min(next_attempt_at) FROM deliveries WHERE subscriber_id = s.id AND status IN ('PENDING', 'FAILED')) AS nextAttemptAt
     FROM s WHERE id IS NOT NULL`);
 
+  const queued = db.prepare("SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'FAILED')").pluck();
+
   const claim = db.transaction((requests: ClaimRequest[], owner: string, now: number): ClaimResult => {
     const deliveries: ClaimedDelivery[] = [];
     const bodies = new Map<number, string>();
@@ -113,5 +115,6 @@ export function sqliteDispatch(db: Database.Database) {
     record: (results: AttemptResult[], owner: string) => record.immediate(results, owner),
     release: (owner: string, now: number) => release.run(now, owner).changes,
     due: () => due.all() as DueSubscriber[],
+    queueDepth: () => queued.get() as number,
   };
 }

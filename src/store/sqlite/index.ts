@@ -76,6 +76,7 @@ class SqliteStore implements Store {
   recordAttempts: Store['recordAttempts'] = async (results, owner) => this.dispatch.record(results, owner);
   releaseLeases: Store['releaseLeases'] = async (owner, now) => this.dispatch.release(owner, now);
   dueSubscribers: Store['dueSubscribers'] = async () => this.dispatch.due();
+  queueDepth: Store['queueDepth'] = async () => this.dispatch.queueDepth();
 
   insertApiKey: Store['insertApiKey'] = async (r, now) => this.apiKeys.insert(r, now);
   findApiKey: Store['findApiKey'] = async (id) => this.apiKeys.find(id);
