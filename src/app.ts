@@ -7,6 +7,7 @@ import { Dispatcher } from './delivery/dispatcher.ts';
 import { Router } from './delivery/router.ts';
 import { Sender } from './delivery/sender.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { Rules } from './rules/index.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface App {
@@ -35,12 +36,13 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
     config.role === 'api'
       ? undefined
       : new Dispatcher(store, sender, logger, metrics, { concurrency: config.dispatchConcurrency, leaseMarginMs: config.leaseMarginMs });
-  const router = new Router(store, (ids) => dispatcher?.wake(ids));
+  const rules = new Rules();
+  const router = new Router(store, rules, (ids) => dispatcher?.wake(ids));
 
   let server: FastifyInstance | undefined;
   let url: string | undefined;
   if (config.role !== 'dispatcher') {
-    server = await buildServer({ store, router, metrics, logger, wake: (ids) => dispatcher?.wake(ids) });
+    server = await buildServer({ store, router, rules, metrics, logger, wake: (ids) => dispatcher?.wake(ids) });
     let host = config.host;
     if ((await store.countActiveApiKeys()) === 0) {
       if (!LOOPBACK_HOSTS.has(host)) host = '127.0.0.1';
@@ -62,6 +64,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
       await server?.close();
       await dispatcher?.stop(config.shutdownGraceMs);
       await sender.close();
+      rules.close();
       await store.close();
     })());
 

@@ -4,13 +4,16 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Router } from '../delivery/router.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Rules } from '../rules/index.ts';
 import type { Store } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { Authenticator, installAuth } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
+import { filterReducerRoutes } from './routes/filter-reducer.ts';
 import { serviceRoutes } from './routes/service.ts';
+import { validateRoutes } from './routes/validate.ts';
 import { subscriberRoutes } from './routes/subscribers.ts';
 import { SubscriberView } from './routes/subscriber-schemas.ts';
 import { ErrorBody } from './schemas.ts';
@@ -21,6 +24,7 @@ export const BODY_LIMIT = 1024 * 1024;
 export interface ServerDeps {
   store: Store;
   router: Router;
+  rules: Rules;
   metrics: Metrics;
   logger: FastifyBaseLogger;
   /** Tells the dispatcher (if this process runs one) that these subscribers have work due now. */
@@ -63,7 +67,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   installAuth(app, new Authenticator(deps.store));
   await app.register(serviceRoutes, { store: deps.store, metrics: deps.metrics });
-  await app.register(subscriberRoutes, { store: deps.store });
+  await app.register(subscriberRoutes, { store: deps.store, rules: deps.rules });
+  await app.register(validateRoutes, { rules: deps.rules });
+  await app.register(filterReducerRoutes, { store: deps.store, rules: deps.rules });
   await app.register(eventRoutes, { store: deps.store, router: deps.router, metrics: deps.metrics });
   await app.register(deliveryRoutes, { store: deps.store, wake: deps.wake });
   return app;

@@ -1,9 +1,11 @@
-// Publish-time routing: which subscribers an event reaches, and the envelope they will all receive.
+// Publish-time routing: which subscribers an event reaches (slug, company, criteria, filter), and the exact
+// body each of them will receive (the event's envelope, or the envelope around a reducer's result).
 import { associationAdmits } from '../domain/criteria.ts';
-import { serializeEnvelope } from '../domain/envelope.ts';
+import { serializeEnvelope, type EnvelopeInput } from '../domain/envelope.ts';
 import { newEventId } from '../domain/ids.ts';
 import { slugMatches } from '../domain/slug.ts';
-import type { NewEvent, PublishResult, Subscriber, Tenant } from '../domain/types.ts';
+import type { NewDelivery, NewEvent, PublishResult, Subscriber, Tenant } from '../domain/types.ts';
+import { applyReducer, compileFilter, compileReducer, RuleError, type CompiledFilter, type CompiledReducer, type Rules } from '../rules/index.ts';
 import type { Store } from '../store/index.ts';
 
 export interface PublishInput {
@@ -14,20 +16,52 @@ export interface PublishInput {
   idempotency_key?: string | null;
 }
 
-export function subscriberWants(subscriber: Subscriber, slug: string, companyId: number, applicationId: string | null): boolean {
-  return (
-    associationAdmits(subscriber.association, companyId, applicationId) &&
-    subscriber.events.some((e) => slugMatches(e.slug, slug))
-  );
+interface CompiledSubscription {
+  slug: string;
+  filter: CompiledFilter | null;
+  reducer: CompiledReducer | null;
+  /** Set when the saved configuration no longer compiles: every matching event is a FILTER_ERROR. */
+  problem: string | null;
+}
+
+interface Route {
+  subscriber: Subscriber;
+  /** Most specific first (fewest `*`), so an exact slug's filter wins over a wildcard's. */
+  subscriptions: CompiledSubscription[];
+}
+
+const wildcards = (slug: string) => slug.split('/').filter((s) => s === '*').length;
+
+function compileRoute(subscriber: Subscriber): Route {
+  const subscriptions = subscriber.events.map((e, i): CompiledSubscription => {
+    try {
+      return {
+        slug: e.slug,
+        filter: e.filters == null ? null : compileFilter(e.filters, `events[${i}].filters`),
+        reducer: e.reducer == null ? null : compileReducer(e.reducer, `events[${i}].reducer`),
+        problem: null,
+      };
+    } catch (err) {
+      return { slug: e.slug, filter: null, reducer: null, problem: err instanceof RuleError ? err.message : String(err) };
+    }
+  });
+  subscriptions.sort((a, b) => wildcards(a.slug) - wildcards(b.slug));
+  return { subscriber, subscriptions };
+}
+
+interface Match {
+  route: Route;
+  subscription: CompiledSubscription;
 }
 
 export class Router {
-  // Subscribers per (tenant, company), dropped whenever any subscriber changes.
-  private readonly cache = new Map<string, Subscriber[]>();
+  // Routes per (tenant, company), dropped whenever any subscriber or its filters change.
+  private readonly cache = new Map<string, Route[]>();
   private generation = 0;
 
   constructor(
     private readonly store: Store,
+    private readonly rules: Rules,
     private readonly onPublished: (subscriberIds: Set<number>) => void = () => {},
   ) {
     store.onSubscribersChanged(() => this.invalidate());
@@ -38,43 +72,61 @@ export class Router {
     this.cache.clear();
   }
 
-  private async subscribersOf(tenant: Tenant, companyId: number): Promise<Subscriber[]> {
+  private async routesOf(tenant: Tenant, companyId: number): Promise<Route[]> {
     const key = `${tenant.organizationId}\u0000${tenant.extensionId}\u0000${companyId}`;
     const cached = this.cache.get(key);
     if (cached) return cached;
     const generation = this.generation;
-    const subscribers = await this.store.routableSubscribers(tenant, companyId);
-    if (generation === this.generation) this.cache.set(key, subscribers);
-    return subscribers;
+    const routes = (await this.store.routableSubscribers(tenant, companyId)).map(compileRoute);
+    if (generation === this.generation) this.cache.set(key, routes);
+    return routes;
   }
 
   async publish(tenant: Tenant, companyId: number, inputs: PublishInput[], now: number = Date.now()): Promise<PublishResult[]> {
-    const subscribers = await this.subscribersOf(tenant, companyId);
-    const woken = new Set<number>();
-    const events: NewEvent[] = inputs.map((input) => {
-      const id = newEventId(now);
+    const routes = await this.routesOf(tenant, companyId);
+    const prepared = inputs.map((input) => {
       const applicationId = input.application_id ?? null;
-      const matched = subscribers.filter((s) => subscriberWants(s, input.event_slug, companyId, applicationId));
-      const deliveries = matched.map((s) => {
-        const status = s.status === 'active' ? ('PENDING' as const) : ('RESYNC' as const);
-        if (status === 'PENDING') woken.add(s.id);
-        return { subscriberId: s.id, status };
-      });
-      return {
-        id,
+      const matches: Match[] = [];
+      for (const route of routes) {
+        if (!associationAdmits(route.subscriber.association, companyId, applicationId)) continue;
+        const subscription = route.subscriptions.find((s) => slugMatches(s.slug, input.event_slug));
+        if (subscription) matches.push({ route, subscription });
+      }
+      const envelope: EnvelopeInput = {
+        eventId: newEventId(now),
+        slug: input.event_slug,
+        createdAt: now,
+        traceId: input.trace_id ?? [],
         companyId,
         applicationId,
+        payload: input.payload,
+      };
+      return { input, envelope, matches };
+    });
+
+    // Every filter of this publish goes to the sandbox in one batch.
+    const filtered = prepared.flatMap((p) =>
+      p.matches.filter((m) => m.subscription.filter !== null).map((m) => ({ m, filter: m.subscription.filter!, payload: p.input.payload })),
+    );
+    const outcomes = filtered.length > 0 ? await this.rules.evaluate(filtered) : [];
+    const outcomeOf = new Map(filtered.map((f, i) => [f.m, outcomes[i]!]));
+
+    const woken = new Set<number>();
+    const events: NewEvent[] = prepared.map(({ input, envelope, matches }) => {
+      const deliveries: NewDelivery[] = [];
+      for (const match of matches) {
+        const delivery = this.deliveryFor(match, envelope, outcomeOf.get(match));
+        if (!delivery) continue;
+        if (delivery.status === 'PENDING') woken.add(delivery.subscriberId);
+        deliveries.push(delivery);
+      }
+      return {
+        id: envelope.eventId,
+        companyId,
+        applicationId: envelope.applicationId,
         slug: input.event_slug,
         idempotencyKey: input.idempotency_key ?? null,
-        body: serializeEnvelope({
-          eventId: id,
-          slug: input.event_slug,
-          createdAt: now,
-          traceId: input.trace_id ?? [],
-          companyId,
-          applicationId,
-          payload: input.payload,
-        }),
+        body: serializeEnvelope(envelope),
         createdAt: now,
         deliveries,
       };
@@ -82,5 +134,22 @@ export class Router {
     const results = await this.store.publish(tenant, events, now);
     if (woken.size > 0) this.onPublished(woken);
     return results;
+  }
+
+  /** The delivery one match produces, or null when its filter says no. */
+  private deliveryFor(match: Match, envelope: EnvelopeInput, outcome: Awaited<ReturnType<Rules['evaluate']>>[number] | undefined): NewDelivery | null {
+    const { subscriber } = match.route;
+    const { subscription } = match;
+    if (subscription.problem) return { subscriberId: subscriber.id, status: 'FILTER_ERROR', error: subscription.problem };
+    if (outcome && !outcome.ok) return { subscriberId: subscriber.id, status: 'FILTER_ERROR', error: `filter failed: ${outcome.error}` };
+    if (outcome && !outcome.pass) return null;
+    const status = subscriber.status === 'active' ? 'PENDING' : 'RESYNC';
+    if (!subscription.reducer) return { subscriberId: subscriber.id, status };
+    try {
+      const payload = applyReducer(subscription.reducer, envelope.payload);
+      return { subscriberId: subscriber.id, status, body: serializeEnvelope({ ...envelope, payload }) };
+    } catch (err) {
+      return { subscriberId: subscriber.id, status: 'FILTER_ERROR', error: `reducer failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
   }
 }

@@ -82,7 +82,12 @@ export interface NewEvent {
 
 export interface NewDelivery {
   subscriberId: number;
-  status: 'PENDING' | 'RESYNC';
+  /** FILTER_ERROR records a filter (or reducer) that failed at publish: nothing is sent. */
+  status: 'PENDING' | 'RESYNC' | 'FILTER_ERROR';
+  /** The body for this subscriber when a reducer reshaped it; otherwise the event's body is sent. */
+  body?: string;
+  /** Why the filter or reducer failed (FILTER_ERROR only). */
+  error?: string;
 }
 
 export interface PublishResult {

@@ -3,6 +3,7 @@ import type {
   DeliveryDetail,
   DeliveryStatus,
   DeliveryView,
+  EventSubscription,
   EventView,
   NewEvent,
   Paged,
@@ -119,6 +120,17 @@ export interface Store {
   setSubscriberStatus(tenant: Tenant, id: number, status: SubscriberStatus, now: number): Promise<boolean>;
   /** Soft-deletes; queued deliveries become DISABLED, history is kept. */
   deleteSubscriber(tenant: Tenant, id: number, now: number): Promise<boolean>;
+  /**
+   * Sets the filter and/or reducer of one (subscriber, event slug); a field left undefined is unchanged,
+   * null removes it. Returns null when the subscriber or the slug is unknown.
+   */
+  saveSubscriptionRules(
+    tenant: Tenant,
+    subscriberId: number,
+    slug: string,
+    changes: { filters?: unknown | null; reducer?: unknown | null },
+    now: number,
+  ): Promise<EventSubscription | null>;
   /** Every subscriber of one company that publish-time routing must consider (not deleted). */
   routableSubscribers(tenant: Tenant, companyId: number): Promise<Subscriber[]>;
 

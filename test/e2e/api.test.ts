@@ -136,10 +136,14 @@ describe('bad input', () => {
     await unchanged();
   });
 
-  it('rejects filters and reducers until they are supported (422)', async () => {
-    const res = await hookd.call('POST', `${P}/subscriber`, subscriberBody(URL_, { events: [{ slug: 'a/b/c/v1', filters: { query: '$.x', condition: '(x) => true' } }] }));
+  it.each([
+    ['a filter with a bad JSONPath', { filters: { query: '$[?@.x >', condition: '(x) => true' } }, /body\.events\[0\]\.filters\.query: invalid JSONPath/],
+    ['a filter whose condition is not a function', { filters: { query: '$.x', condition: '42' } }, /body\.events\[0\]\.filters\.condition: .*not a function/],
+    ['a reducer with a bad JSONPath', { reducer: { a: '$..[' } }, /body\.events\[0\]\.reducer\.a: invalid JSONPath/],
+  ])('rejects a subscriber with %s (422, nothing written)', async (_name, rules, message) => {
+    const res = await hookd.call('POST', `${P}/subscriber`, subscriberBody(URL_, { events: [{ slug: 'a/b/c/v1', ...rules }] }));
     expect(res.status).toBe(422);
-    expect(res.body.code).toBe('INVALID_CONFIGURATION');
+    expect(res.body).toEqual({ success: false, message: expect.stringMatching(message), code: 'INVALID_CONFIGURATION' });
     await unchanged();
   });
 

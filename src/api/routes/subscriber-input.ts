@@ -4,6 +4,7 @@ import { slugPatternProblem } from '../../domain/slug.ts';
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, type Subscriber, type SubscriberInput } from '../../domain/types.ts';
 import { HookdError } from '../../errors.ts';
 import { isReservedHeader } from '../../delivery/request.ts';
+import { RuleError, type Rules } from '../../rules/index.ts';
 import type { SubscriberBody } from './subscriber-schemas.ts';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
@@ -44,10 +45,7 @@ export function toSubscriberInput(body: SubscriberBody, existing?: Subscriber): 
     if (problem) throw invalid(`body.events[${i}].slug "${e.slug}" ${problem}`);
     if (seen.has(e.slug)) throw invalid(`body.events[${i}].slug "${e.slug}" is listed twice`);
     seen.add(e.slug);
-    if ((e.filters ?? null) !== null || (e.reducer ?? null) !== null) {
-      throw new HookdError('INVALID_CONFIGURATION', `body.events[${i}]: filters and reducers are not supported by this version of hookd yet`);
-    }
-    return { slug: e.slug, filters: null, reducer: null };
+    return { slug: e.slug, filters: e.filters ?? null, reducer: e.reducer ?? null };
   });
   const policy = { ...DEFAULT_RETRY_POLICY, ...body.retry_policy };
   if (policy.initial_backoff_ms > policy.max_backoff_ms) {
@@ -79,4 +77,17 @@ export function toSubscriberInput(body: SubscriberBody, existing?: Subscriber): 
 /** A subscriber as list and read responses show it: never the secret. */
 export function withoutSecret(s: Subscriber): Omit<Subscriber, 'auth_meta'> & { auth_meta: { type: string } } {
   return { ...s, auth_meta: { type: s.auth_meta.type } };
+}
+
+/** Validates inline filters and reducers of a subscriber's events (422 naming the part at fault). */
+export async function checkSubscriptionRules(input: SubscriberInput, rules: Rules): Promise<void> {
+  try {
+    for (const [i, e] of input.events.entries()) {
+      if (e.filters !== null) await rules.validateFilter(e.filters, `body.events[${i}].filters`);
+      if (e.reducer !== null) rules.validateReducer(e.reducer, `body.events[${i}].reducer`);
+    }
+  } catch (err) {
+    if (err instanceof RuleError) throw new HookdError('INVALID_CONFIGURATION', err.message);
+    throw err;
+  }
 }

@@ -1,6 +1,7 @@
 // TypeBox schemas of subscribers: one source for validation, handler types and the OpenAPI description.
 import { Type, type Static } from '@sinclair/typebox';
 import { PageInfo, PositiveInt, StringEnum } from '../schemas.ts';
+import { FilterSchema, ReducerSchema } from './rule-schemas.ts';
 
 const Slug = Type.String({
   minLength: 1,
@@ -10,8 +11,8 @@ const Slug = Type.String({
 
 export const EventSubscriptionSchema = Type.Object({
   slug: Slug,
-  filters: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'Filter (see validate/filter)' })),
-  reducer: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'Reducer (see validate/reducer)' })),
+  filters: Type.Optional(Type.Union([FilterSchema, Type.Null()])),
+  reducer: Type.Optional(Type.Union([ReducerSchema, Type.Null()])),
 });
 
 export const RetryPolicySchema = Type.Object({

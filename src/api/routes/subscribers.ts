@@ -4,13 +4,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { notFound } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
 import { commonErrors, PageQuery, StringEnum, SuccessBody, TenantParams, tenantOf } from '../schemas.ts';
-import { toSubscriberInput, withoutSecret } from './subscriber-input.ts';
+import type { Rules } from '../../rules/index.ts';
+import { checkSubscriptionRules, toSubscriberInput, withoutSecret } from './subscriber-input.ts';
 import { SubscriberBody, SubscriberIdParams, SubscriberList, SubscriberView } from './subscriber-schemas.ts';
 
 const P = '/service/partner/webhook/v1.0/organization/:organization_id/extension/:extension_id';
 const tags = ['subscribers'];
 
-export const subscriberRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+export const subscriberRoutes: FastifyPluginAsyncTypebox<{ store: Store; rules: Rules }> = async (app, { store, rules }) => {
   app.post(`${P}/subscriber`, {
     schema: {
       tags,
@@ -21,7 +22,9 @@ export const subscriberRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = asy
       response: { 201: Type.Ref(SubscriberView), ...commonErrors },
     },
   }, async (req, reply) => {
-    const subscriber = await store.createSubscriber(tenantOf(req.params), toSubscriberInput(req.body), Date.now());
+    const input = toSubscriberInput(req.body);
+    await checkSubscriptionRules(input, rules);
+    const subscriber = await store.createSubscriber(tenantOf(req.params), input, Date.now());
     return reply.status(201).send(subscriber);
   });
 
@@ -68,7 +71,9 @@ export const subscriberRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = asy
     const tenant = tenantOf(req.params);
     const existing = await store.getSubscriber(tenant, req.params.id);
     if (!existing) throw notFound('subscriber', req.params.id);
-    const updated = await store.replaceSubscriber(tenant, req.params.id, toSubscriberInput(req.body, existing), Date.now());
+    const input = toSubscriberInput(req.body, existing);
+    await checkSubscriptionRules(input, rules);
+    const updated = await store.replaceSubscriber(tenant, req.params.id, input, Date.now());
     if (!updated) throw notFound('subscriber', req.params.id);
     return withoutSecret(updated);
   });

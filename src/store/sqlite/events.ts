@@ -11,8 +11,8 @@ export function sqliteEvents(db: Database.Database) {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertDelivery = db.prepare(`
     INSERT INTO deliveries (event_seq, event_id, subscriber_id, organization_id, extension_id, company_id, event_slug,
-      status, next_attempt_at, body, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      status, next_attempt_at, body, last_error, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const selectKey = db.prepare(
     'SELECT event_id, created_at FROM idempotency_keys WHERE organization_id = ? AND extension_id = ? AND company_id = ? AND key = ?',
   );
@@ -43,10 +43,11 @@ export function sqliteEvents(db: Database.Database) {
       for (const d of event.deliveries) {
         insertDelivery.run(
           seq, event.id, d.subscriberId, tenant.organizationId, tenant.extensionId, event.companyId, event.slug,
-          d.status, d.status === 'PENDING' ? event.createdAt : null, null, event.createdAt,
+          d.status, d.status === 'PENDING' ? event.createdAt : null, d.body ?? null, d.error ?? null, event.createdAt,
         );
       }
-      return { event_id: event.id, deliveries: event.deliveries.length, duplicate: false };
+      const created = event.deliveries.filter((d) => d.status !== 'FILTER_ERROR').length;
+      return { event_id: event.id, deliveries: created, duplicate: false };
     }),
   );
 

@@ -63,6 +63,7 @@ class SqliteStore implements Store {
   replaceSubscriber: Store['replaceSubscriber'] = async (t, id, input, now) => this.subscribers.replace(t, id, input, now);
   setSubscriberStatus: Store['setSubscriberStatus'] = async (t, id, s, now) => this.subscribers.setStatus(t, id, s, now);
   deleteSubscriber: Store['deleteSubscriber'] = async (t, id, now) => this.subscribers.remove(t, id, now);
+  saveSubscriptionRules: Store['saveSubscriptionRules'] = async (t, id, slug, changes, now) => this.subscribers.saveRules(t, id, slug, changes, now);
   routableSubscribers: Store['routableSubscribers'] = async (t, companyId) => this.subscribers.routable(t, companyId);
 
   publish: Store['publish'] = async (t, events, now) => this.events.publish(t, events, now);

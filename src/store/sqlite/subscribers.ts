@@ -44,6 +44,24 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
     "UPDATE deliveries SET status = 'DISABLED', next_attempt_at = NULL, last_error = 'subscriber deleted' WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED', 'RESYNC')",
   );
 
+  const selectSubscription = db.prepare('SELECT * FROM subscriber_events WHERE subscriber_id = ? AND slug = ?');
+  const setFilters = db.prepare('UPDATE subscriber_events SET filters = ? WHERE subscriber_id = ? AND slug = ?');
+  const setReducer = db.prepare('UPDATE subscriber_events SET reducer = ? WHERE subscriber_id = ? AND slug = ?');
+  const touch = db.prepare('UPDATE subscribers SET updated_at = ? WHERE id = ?');
+
+  const saveRules = db.transaction(
+    (tenant: Tenant, id: number, slug: string, changes: { filters?: unknown | null; reducer?: unknown | null }, now: number) => {
+      if (!selectOne.get(id, tenant.organizationId, tenant.extensionId)) return null;
+      if (!selectSubscription.get(id, slug)) return null;
+      const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
+      if (changes.filters !== undefined) setFilters.run(json(changes.filters), id, slug);
+      if (changes.reducer !== undefined) setReducer.run(json(changes.reducer), id, slug);
+      touch.run(now, id);
+      const row = selectSubscription.get(id, slug) as SubscriptionRow;
+      return { slug: row.slug, filters: row.filters === null ? null : JSON.parse(row.filters), reducer: row.reducer === null ? null : JSON.parse(row.reducer) };
+    },
+  );
+
   const hydrate = (row: SubscriberRow): Subscriber =>
     toSubscriber(row, selectSubscriptions.all(row.id) as SubscriptionRow[]);
 
@@ -151,6 +169,11 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
       const ok = remove.immediate(tenant, id, now);
       if (ok) changed();
       return ok;
+    },
+    saveRules: (tenant: Tenant, id: number, slug: string, changes: { filters?: unknown | null; reducer?: unknown | null }, now: number) => {
+      const saved = saveRules.immediate(tenant, id, slug, changes, now);
+      if (saved) changed();
+      return saved;
     },
     routable(tenant: Tenant, companyId: number): Subscriber[] {
       return (selectCompany.all(tenant.organizationId, tenant.extensionId, companyId) as SubscriberRow[]).map(hydrate);
