@@ -25,6 +25,7 @@ export class ConditionRunner {
   /** The process behind `child`, once spawned. */
   private current: ChildProcess | undefined;
   private nextId = 1;
+  private queue: Promise<void> = Promise.resolve();
   private closed = false;
   private restarts = 0;
 
@@ -63,8 +64,20 @@ export class ConditionRunner {
     return `the condition was stopped: it exceeded the ${ISOLATE_MEMORY_MB} MiB memory limit or ran past the ${CONDITION_TIMEOUT_MS} ms deadline inside a built-in`;
   }
 
-  /** Resolves with the results, or null when the process died or overstayed its deadline. */
-  private async send(payload: Payload, size: number): Promise<JobResult[] | null> {
+  /**
+   * Resolves with the results, or null when the process died or overstayed its deadline. Requests go to the
+   * process one at a time, so a death is always laid at the door of the request that caused it.
+   */
+  private send(payload: Payload, size: number): Promise<JobResult[] | null> {
+    const turn = this.queue.then(() => this.sendNow(payload, size));
+    this.queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  private async sendNow(payload: Payload, size: number): Promise<JobResult[] | null> {
     if (this.closed) return Array.from({ length: size }, () => ({ ok: false as const, error: 'the sandbox is shut down' }));
     let child: ChildProcess;
     try {

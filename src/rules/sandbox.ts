@@ -120,7 +120,7 @@ export class ConditionSandbox {
     if (/timed out/i.test(message)) return new ConditionError(`the condition ran longer than ${CONDITION_TIMEOUT_MS} ms`);
     if (/call stack/i.test(message)) return new ConditionError('the condition recursed too deeply (maximum call stack size exceeded)');
     if (/could not be cloned|#<Object> could not be cloned/i.test(message)) return new ConditionError(`the value could not be copied into the sandbox: ${message}`);
-    const name = err instanceof Error && err.name && err.name !== 'Error' ? `${err.name}: ` : '';
+    const name = err instanceof Error && err.name ? `${err.name}: ` : '';
     return new ConditionError(`${name}${message}`);
   }
 
