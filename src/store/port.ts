@@ -99,7 +99,8 @@ export interface ApiKeyRecord {
   revoked_on: string | null;
 }
 
-export type RetryOutcome = 'queued' | 'parked' | 'not-found' | 'subscriber-deleted';
+/** `filtered`: a FILTER_ERROR delivery is a record of a filter that failed, not something that can be sent. */
+export type RetryOutcome = 'queued' | 'parked' | 'not-found' | 'subscriber-deleted' | 'filtered';
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';

@@ -202,6 +202,7 @@ describe('filters and reducers at publish', () => {
     expect(list.items).toHaveLength(1);
     expect(list.items[0].status).toBe('FILTER_ERROR');
     const detail = (await hookd.call('GET', hookd.p(`/delivery/${list.items[0].id}`))).body;
+    expect((await hookd.call('POST', hookd.p(`/delivery/${list.items[0].id}/retry`))).status).toBe(409);
     expect(detail.error).toMatch(/filter failed: events\[0\]\.filters\.condition \(query \$\.tags\): TypeError: Cannot read properties of undefined/);
     await new Promise((r) => setTimeout(r, 200));
     expect(receiver.requests.filter((r) => r.path === '/broken')).toHaveLength(0);

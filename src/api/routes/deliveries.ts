@@ -59,7 +59,9 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<{ store: Store; wake: (su
     schema: {
       tags,
       summary: 'Queue a delivery again now',
-      description: 'The retry policy starts afresh. A delivery of an inactive or blocked subscriber is parked as RESYNC.',
+      description:
+        'The retry policy starts afresh. A delivery of an inactive or blocked subscriber is parked as RESYNC. ' +
+        '409 for a delivery of a deleted subscriber or a FILTER_ERROR record.',
       params: DeliveryParams,
       response: { 202: Type.Object({ success: Type.Literal(true), message: Type.String(), status: DeliveryStatusSchema }), 409: Type.Ref('Error'), ...commonErrors },
     },
@@ -68,6 +70,9 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<{ store: Store; wake: (su
     const outcome = await store.retryDelivery(tenant, req.params.id, Date.now());
     if (outcome === 'not-found') throw notFound('delivery', req.params.id);
     if (outcome === 'subscriber-deleted') throw new HookdError('CONFLICT', `delivery ${req.params.id} belongs to a deleted subscriber`);
+    if (outcome === 'filtered') {
+      throw new HookdError('CONFLICT', `delivery ${req.params.id} is a FILTER_ERROR record: its filter failed at publish, so there is nothing to send; fix the filter and publish again`);
+    }
     if (outcome === 'queued') {
       const delivery = await store.getDelivery(tenant, req.params.id);
       if (delivery) wake([delivery.subscriber_id]);

@@ -52,6 +52,7 @@ export function sqliteDeliveries(db: Database.Database) {
   const retry = db.transaction((tenant: Tenant, id: number, now: number): RetryOutcome => {
     const row = selectOne.get(id, tenant.organizationId, tenant.extensionId) as DeliveryRow | undefined;
     if (!row) return 'not-found';
+    if (row.status === 'FILTER_ERROR') return 'filtered';
     const sub = subscriberState.get(row.subscriber_id) as { status: string; deleted_at: number | null } | undefined;
     if (!sub || sub.deleted_at !== null) return 'subscriber-deleted';
     if (sub.status !== 'active') {

@@ -40,8 +40,10 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
   const requeueParked = db.prepare(
     "UPDATE deliveries SET status = 'PENDING', next_attempt_at = ?, run_attempts = 0, run_started_at = NULL WHERE subscriber_id = ? AND status = 'RESYNC'",
   );
+  // Cancelling also revokes leases: a late result of an attempt in flight must not re-queue (FAILED) or park (RESYNC)
+  // a delivery of a deleted subscriber.
   const cancelQueued = db.prepare(
-    "UPDATE deliveries SET status = 'DISABLED', next_attempt_at = NULL, last_error = 'subscriber deleted' WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED', 'RESYNC')",
+    "UPDATE deliveries SET status = 'DISABLED', next_attempt_at = NULL, lease_owner = NULL, last_error = 'subscriber deleted' WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED', 'RESYNC')",
   );
 
   const selectSubscription = db.prepare('SELECT * FROM subscriber_events WHERE subscriber_id = ? AND slug = ?');

@@ -1,0 +1,1233 @@
+// The Store contract: one suite, written against the port only, run on every adapter (SQLite, PostgreSQL).
+// Every test gets a fresh, empty store from `open` and passes explicit `now` values, never the clock.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { serializeEnvelope } from '../../src/domain/envelope.ts';
+import { newEventId } from '../../src/domain/ids.ts';
+import {
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_RETRY_POLICY,
+  DEFAULT_TIMEOUT_MS,
+  type DeliveryDetail,
+  type DeliveryView,
+  type NewDelivery,
+  type NewEvent,
+  type Subscriber,
+  type SubscriberInput,
+  type Tenant,
+} from '../../src/domain/types.ts';
+import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, Store } from '../../src/store/port.ts';
+
+export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+
+/** An instant well inside the range every adapter stores (2027-01-15T08:00:00.000Z). */
+const T0 = 1_800_000_000_000;
+const SECOND = 1000;
+const HOUR = 3_600_000;
+const LEASE_MS = 30_000;
+
+const TENANT: Tenant = { organizationId: 'org_acme', extensionId: 'ext_orders' };
+/** Same organization, another extension: a different tenant. */
+const OTHER_EXTENSION: Tenant = { organizationId: 'org_acme', extensionId: 'ext_billing' };
+/** Another organization, same extension id: a different tenant. */
+const OTHER_ORGANIZATION: Tenant = { organizationId: 'org_globex', extensionId: 'ext_orders' };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+let subscriberCount = 0;
+/** A complete SubscriberInput as the API hands it to the store (defaults applied). */
+function subscriberInput(overrides: Partial<SubscriberInput> = {}): SubscriberInput {
+  subscriberCount++;
+  return {
+    name: `orders-sync-${subscriberCount}`,
+    webhook_url: `https://hooks.example.com/acme/${subscriberCount}`,
+    association: { company_id: 1, application_id: ['app_storefront'], criteria: 'ALL' },
+    events: [
+      {
+        slug: 'company/product/create/v1',
+        filters: { query: '$.brand.uid', condition: '(uid) => uid === 238' },
+        reducer: { brand_name: '$.brand.name', skus: '$.items[*].sku', source: 'fynd' },
+      },
+      { slug: 'application/order/*/v1', filters: null, reducer: null },
+    ],
+    custom_headers: { 'x-api-key': 'abc123' },
+    auth_meta: { type: 'hmac', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+    email_id: 'ops@example.com',
+    status: 'active',
+    retry_policy: { ...DEFAULT_RETRY_POLICY },
+    timeout_ms: DEFAULT_TIMEOUT_MS,
+    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+    ...overrides,
+  };
+}
+
+interface EventSpec {
+  companyId?: number;
+  slug?: string;
+  applicationId?: string | null;
+  idempotencyKey?: string | null;
+  createdAt?: number;
+  /** Subscribers that get a PENDING delivery. */
+  pending?: number[];
+  /** Subscribers that get a RESYNC delivery (inactive at publish time). */
+  resync?: number[];
+  /** Further deliveries as the router builds them: reduced bodies, FILTER_ERROR. */
+  deliveries?: NewDelivery[];
+  payload?: Record<string, unknown>;
+  id?: string;
+}
+
+/** A routed NewEvent as the router builds it: an envelope body (JSON text) and its deliveries. */
+function newEvent(spec: EventSpec = {}): NewEvent {
+  const createdAt = spec.createdAt ?? T0;
+  const id = spec.id ?? newEventId(createdAt);
+  const companyId = spec.companyId ?? 1;
+  const applicationId = spec.applicationId === undefined ? 'app_storefront' : spec.applicationId;
+  const slug = spec.slug ?? 'company/product/create/v1';
+  const payload = spec.payload ?? { brand: { uid: 238, name: 'Acme' }, items: [{ sku: 'SKU-1' }, { sku: 'SKU-2' }] };
+  const deliveries: NewDelivery[] = [
+    ...(spec.pending ?? []).map((subscriberId) => ({ subscriberId, status: 'PENDING' as const })),
+    ...(spec.resync ?? []).map((subscriberId) => ({ subscriberId, status: 'RESYNC' as const })),
+    ...(spec.deliveries ?? []),
+  ];
+  return {
+    id,
+    companyId,
+    applicationId,
+    slug,
+    idempotencyKey: spec.idempotencyKey ?? null,
+    body: serializeEnvelope({ eventId: id, slug, createdAt, traceId: ['trace-1'], companyId, applicationId, payload }),
+    createdAt,
+    deliveries,
+  };
+}
+
+function claimFor(subscriberId: number, limit = 10, leaseMs = LEASE_MS): ClaimRequest {
+  return { subscriberId, limit, leaseMs };
+}
+
+/** The result the dispatcher would record for one claimed delivery. */
+function attemptResult(
+  claimed: ClaimedDelivery,
+  attemptedAt: number,
+  outcome: AttemptOutcome,
+  overrides: Partial<AttemptResult> = {},
+): AttemptResult {
+  const ok = outcome.kind === 'success';
+  return {
+    deliveryId: claimed.id,
+    subscriberId: claimed.subscriberId,
+    attempt: claimed.attemptCount + 1,
+    attemptedAt,
+    runStartedAt: claimed.runStartedAt ?? attemptedAt,
+    durationMs: 137.25,
+    responseCode: ok ? 200 : 503,
+    responseBody: ok ? '{"received":true}' : 'service unavailable',
+    error: ok ? null : 'HTTP 503',
+    ...overrides,
+    outcome,
+  };
+}
+
+const ids = (items: { id: number }[]) => items.map((i) => i.id).sort((a, b) => a - b);
+
+export function storeContract(name: string, open: OpenStore): void {
+  describe(name, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await open());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    const create = (overrides: Partial<SubscriberInput> = {}, tenant: Tenant = TENANT, now = T0) =>
+      store.createSubscriber(tenant, subscriberInput(overrides), now);
+
+    async function publishOne(spec: EventSpec, tenant: Tenant = TENANT, now?: number) {
+      const event = newEvent(spec);
+      const [result] = await store.publish(tenant, [event], now ?? event.createdAt);
+      return { event, result: result! };
+    }
+
+    /** The delivery of `eventId` to `subscriberId`, read through getEvent. */
+    async function deliveryOf(eventId: string, subscriberId: number, tenant: Tenant = TENANT): Promise<DeliveryView> {
+      const event = await store.getEvent(tenant, eventId);
+      const delivery = event?.deliveries.find((d) => d.subscriber_id === subscriberId);
+      if (!delivery) throw new Error(`no delivery of ${eventId} to subscriber ${subscriberId}`);
+      return delivery;
+    }
+
+    async function detail(id: number, tenant: Tenant = TENANT): Promise<DeliveryDetail> {
+      const d = await store.getDelivery(tenant, id);
+      if (!d) throw new Error(`delivery ${id} not found`);
+      return d;
+    }
+
+    async function claimOne(subscriberId: number, owner: string, now: number, leaseMs = LEASE_MS) {
+      const { deliveries } = await store.claim([claimFor(subscriberId, 1, leaseMs)], owner, now);
+      expect(deliveries).toHaveLength(1);
+      return deliveries[0]!;
+    }
+
+    async function statusesOf(subscriberId: number): Promise<string[]> {
+      const page = await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 100, subscriberId });
+      return page.items.map((d) => d.status);
+    }
+
+    describe('store', () => {
+      it('answers ping, and migrate can run again on a migrated store', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.migrate();
+        const s = await create();
+        expect(await store.getSubscriber(TENANT, s.id)).not.toBeNull();
+      });
+    });
+
+    describe('subscribers', () => {
+      it('creates a subscriber with an id, created_on and its event subscriptions', async () => {
+        const input = subscriberInput();
+        const s = await store.createSubscriber(TENANT, input, T0);
+        expect(Number.isInteger(s.id) && s.id > 0).toBe(true);
+        expect(s).toEqual({
+          ...input,
+          id: s.id,
+          organization_id: TENANT.organizationId,
+          extension_id: TENANT.extensionId,
+          created_on: iso(T0),
+          updated_on: iso(T0),
+        });
+        expect(s.events).toEqual(input.events);
+        expect(await store.getSubscriber(TENANT, s.id)).toEqual(s);
+      });
+
+      it('gives subscribers ids that are unique across tenants', async () => {
+        const a = await create({}, TENANT);
+        const b = await create({}, OTHER_EXTENSION);
+        const c = await create({}, OTHER_ORGANIZATION);
+        expect(new Set([a.id, b.id, c.id]).size).toBe(3);
+      });
+
+      it('scopes get and list to the tenant', async () => {
+        const s = await create();
+        for (const other of [OTHER_EXTENSION, OTHER_ORGANIZATION]) {
+          expect(await store.getSubscriber(other, s.id)).toBeNull();
+          const page = await store.listSubscribers(other, { pageNo: 1, pageSize: 20 });
+          expect(page.items).toEqual([]);
+          expect(page.page.item_total).toBe(0);
+          expect(await store.routableSubscribers(other, 1)).toEqual([]);
+        }
+        expect(await store.getSubscriber(TENANT, s.id + 1000)).toBeNull();
+      });
+
+      it('pages the list with page_no/page_size, item_total and has_next', async () => {
+        const created: Subscriber[] = [];
+        for (let i = 0; i < 5; i++) created.push(await create({}, TENANT, T0 + i));
+        await create({}, OTHER_EXTENSION);
+
+        const p1 = await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 2 });
+        expect(p1.page).toEqual({ current: 1, size: 2, item_total: 5, has_next: true, type: 'number' });
+        expect(p1.items).toHaveLength(2);
+        const p2 = await store.listSubscribers(TENANT, { pageNo: 2, pageSize: 2 });
+        expect(p2.page).toEqual({ current: 2, size: 2, item_total: 5, has_next: true, type: 'number' });
+        const p3 = await store.listSubscribers(TENANT, { pageNo: 3, pageSize: 2 });
+        expect(p3.page).toEqual({ current: 3, size: 2, item_total: 5, has_next: false, type: 'number' });
+        expect(p3.items).toHaveLength(1);
+        const p4 = await store.listSubscribers(TENANT, { pageNo: 4, pageSize: 2 });
+        expect(p4.items).toEqual([]);
+        expect(p4.page.has_next).toBe(false);
+
+        const seen = [...p1.items, ...p2.items, ...p3.items];
+        expect(ids(seen)).toEqual(ids(created));
+        // Items are whole subscribers, subscriptions included.
+        expect(seen.find((s) => s.id === created[0]!.id)).toEqual(created[0]);
+      });
+
+      it('filters the list by company_id and status', async () => {
+        const a = await create({ association: { company_id: 7, application_id: [], criteria: 'ALL' } });
+        const b = await create({ association: { company_id: 7, application_id: [], criteria: 'EMPTY' }, status: 'inactive' });
+        const c = await create({ association: { company_id: 8, application_id: [], criteria: 'ALL' } });
+
+        const company7 = await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, companyId: 7 });
+        expect(ids(company7.items)).toEqual(ids([a, b]));
+        expect(company7.page.item_total).toBe(2);
+
+        const inactive = await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, status: 'inactive' });
+        expect(ids(inactive.items)).toEqual([b.id]);
+        expect(inactive.page.item_total).toBe(1);
+
+        const active7 = await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, companyId: 7, status: 'active' });
+        expect(ids(active7.items)).toEqual([a.id]);
+
+        const company8 = await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, companyId: 8 });
+        expect(ids(company8.items)).toEqual([c.id]);
+      });
+
+      it('replaces fields and subscriptions, keeping id and created_on', async () => {
+        const s = await create();
+        const next = subscriberInput({
+          name: 'renamed',
+          webhook_url: 'https://hooks.example.com/new',
+          association: { company_id: 9, application_id: ['app_pos'], criteria: 'SPECIFIC-EVENTS' },
+          events: [{ slug: 'application/order/placed/v1', filters: null, reducer: { id: '$.order.id' } }],
+          custom_headers: {},
+          auth_meta: { type: 'hmac', secret: 'whsec_rotated' },
+          email_id: null,
+          retry_policy: { max_attempts: 3, max_age_seconds: 600, initial_backoff_ms: 1000, max_backoff_ms: 60_000 },
+          timeout_ms: 2500,
+          max_in_flight: 4,
+        });
+        const replaced = await store.replaceSubscriber(TENANT, s.id, next, T0 + HOUR);
+        expect(replaced).toEqual({
+          ...next,
+          id: s.id,
+          organization_id: TENANT.organizationId,
+          extension_id: TENANT.extensionId,
+          created_on: iso(T0),
+          updated_on: iso(T0 + HOUR),
+        });
+        expect(await store.getSubscriber(TENANT, s.id)).toEqual(replaced);
+        expect((await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, companyId: 9 })).items).toEqual([replaced]);
+        expect((await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, companyId: 1 })).items).toEqual([]);
+        expect(ids(await store.routableSubscribers(TENANT, 9))).toEqual([s.id]);
+        expect(await store.routableSubscribers(TENANT, 1)).toEqual([]);
+      });
+
+      it("does not replace another tenant's or an unknown subscriber", async () => {
+        const s = await create();
+        for (const other of [OTHER_EXTENSION, OTHER_ORGANIZATION]) {
+          expect(await store.replaceSubscriber(other, s.id, subscriberInput({ name: 'hijacked' }), T0 + 1)).toBeNull();
+        }
+        expect(await store.replaceSubscriber(TENANT, s.id + 1000, subscriberInput(), T0 + 1)).toBeNull();
+        expect(await store.getSubscriber(TENANT, s.id)).toEqual(s);
+      });
+
+      it("sets a subscriber's status, and refuses another tenant's or an unknown one", async () => {
+        const s = await create();
+        expect(await store.setSubscriberStatus(OTHER_EXTENSION, s.id, 'inactive', T0 + 1)).toBe(false);
+        expect(await store.setSubscriberStatus(OTHER_ORGANIZATION, s.id, 'inactive', T0 + 1)).toBe(false);
+        expect(await store.setSubscriberStatus(TENANT, s.id + 1000, 'inactive', T0 + 1)).toBe(false);
+        expect((await store.getSubscriber(TENANT, s.id))!.status).toBe('active');
+
+        expect(await store.setSubscriberStatus(TENANT, s.id, 'inactive', T0 + SECOND)).toBe(true);
+        const read = await store.getSubscriber(TENANT, s.id);
+        expect(read).toMatchObject({ status: 'inactive', updated_on: iso(T0 + SECOND), created_on: iso(T0) });
+        expect(read!.events).toEqual(s.events);
+      });
+
+      it('lists routable subscribers of one company, inactive ones included', async () => {
+        const a = await create();
+        const b = await create({ status: 'inactive' });
+        await create({ association: { company_id: 2, application_id: [], criteria: 'ALL' } });
+        await create({}, OTHER_EXTENSION);
+        const routable = await store.routableSubscribers(TENANT, 1);
+        expect(ids(routable)).toEqual(ids([a, b]));
+        expect(routable.find((s) => s.id === a.id)).toEqual(a);
+      });
+
+      it('hides a deleted subscriber from get, list and routing, but the dispatcher still sees it as deleted', async () => {
+        const s = await create();
+        const kept = await create();
+        expect(await store.deleteSubscriber(OTHER_EXTENSION, s.id, T0 + 1)).toBe(false);
+        expect(await store.deleteSubscriber(OTHER_ORGANIZATION, s.id, T0 + 1)).toBe(false);
+        expect(await store.getSubscriber(TENANT, s.id)).not.toBeNull();
+
+        expect(await store.deleteSubscriber(TENANT, s.id, T0 + SECOND)).toBe(true);
+        expect(await store.getSubscriber(TENANT, s.id)).toBeNull();
+        const page = await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20 });
+        expect(ids(page.items)).toEqual([kept.id]);
+        expect(page.page.item_total).toBe(1);
+        expect(ids(await store.routableSubscribers(TENANT, 1))).toEqual([kept.id]);
+
+        const forDispatch = await store.getSubscriberForDispatch(s.id);
+        expect(forDispatch).toMatchObject({ id: s.id, deleted: true, webhook_url: s.webhook_url, auth_meta: s.auth_meta });
+        expect(forDispatch!.events).toEqual(s.events);
+        expect(await store.getSubscriberForDispatch(kept.id)).toEqual({ ...kept, deleted: false });
+        expect(await store.getSubscriberForDispatch(s.id + 1000)).toBeNull();
+
+        // Gone for good: a second delete, a status change or a replace find nothing.
+        expect(await store.deleteSubscriber(TENANT, s.id, T0 + 2 * SECOND)).toBe(false);
+        expect(await store.setSubscriberStatus(TENANT, s.id, 'inactive', T0 + 2 * SECOND)).toBe(false);
+        expect(await store.replaceSubscriber(TENANT, s.id, subscriberInput(), T0 + 2 * SECOND)).toBeNull();
+      });
+
+      it('saves the filter and reducer of one subscription, leaving the rest unchanged', async () => {
+        const s = await create();
+        const filter = { logic: 'AND', conditions: [{ query: '$.status', condition: "(s) => s === 'placed'" }] };
+        const saved = await store.saveSubscriptionRules(TENANT, s.id, 'application/order/*/v1', { filters: filter }, T0 + SECOND);
+        expect(saved).toEqual({ slug: 'application/order/*/v1', filters: filter, reducer: null });
+        let read = await store.getSubscriber(TENANT, s.id);
+        expect(read!.events).toEqual([s.events[0], { slug: 'application/order/*/v1', filters: filter, reducer: null }]);
+        expect(read!.updated_on).toBe(iso(T0 + SECOND));
+
+        // undefined leaves a rule as it is, null removes it.
+        const reducer = { id: '$.order.id', lines: ['$.items[*].sku'] };
+        const reshaped = await store.saveSubscriptionRules(TENANT, s.id, 'company/product/create/v1', { reducer }, T0 + 2 * SECOND);
+        expect(reshaped).toEqual({ slug: 'company/product/create/v1', filters: s.events[0]!.filters, reducer });
+        const cleared = await store.saveSubscriptionRules(TENANT, s.id, 'company/product/create/v1', { filters: null }, T0 + 3 * SECOND);
+        expect(cleared).toEqual({ slug: 'company/product/create/v1', filters: null, reducer });
+        read = await store.getSubscriber(TENANT, s.id);
+        expect(read!.events).toEqual([
+          { slug: 'company/product/create/v1', filters: null, reducer },
+          { slug: 'application/order/*/v1', filters: filter, reducer: null },
+        ]);
+        expect((await store.routableSubscribers(TENANT, 1))[0]!.events).toEqual(read!.events);
+      });
+
+      it("refuses rules for an unknown slug, another tenant's subscriber or a deleted one", async () => {
+        const s = await create();
+        const changes = { filters: { query: '$.a', condition: '(a) => a' } };
+        // The slug is the subscription's own pattern, not an event slug it matches.
+        expect(await store.saveSubscriptionRules(TENANT, s.id, 'application/order/placed/v1', changes, T0 + 1)).toBeNull();
+        expect(await store.saveSubscriptionRules(OTHER_EXTENSION, s.id, 'application/order/*/v1', changes, T0 + 1)).toBeNull();
+        expect(await store.saveSubscriptionRules(OTHER_ORGANIZATION, s.id, 'application/order/*/v1', changes, T0 + 1)).toBeNull();
+        expect(await store.saveSubscriptionRules(TENANT, s.id + 1000, 'application/order/*/v1', changes, T0 + 1)).toBeNull();
+        expect(await store.getSubscriber(TENANT, s.id)).toEqual(s);
+        await store.deleteSubscriber(TENANT, s.id, T0 + 2);
+        expect(await store.saveSubscriptionRules(TENANT, s.id, 'application/order/*/v1', changes, T0 + 3)).toBeNull();
+      });
+
+      it('notifies onSubscribersChanged listeners on create, replace, status change, rules and delete', async () => {
+        let first = 0;
+        let second = 0;
+        store.onSubscribersChanged(() => first++);
+        store.onSubscribersChanged(() => second++);
+        const s = await create();
+        expect(first).toBe(1);
+        await store.replaceSubscriber(TENANT, s.id, subscriberInput({ name: 'renamed' }), T0 + 1);
+        expect(first).toBe(2);
+        await store.setSubscriberStatus(TENANT, s.id, 'inactive', T0 + 2);
+        expect(first).toBe(3);
+        await store.setSubscriberStatus(TENANT, s.id, 'active', T0 + 3);
+        expect(first).toBe(4);
+        await store.saveSubscriptionRules(TENANT, s.id, 'application/order/*/v1', { reducer: { id: '$.id' } }, T0 + 4);
+        expect(first).toBe(5);
+        await store.deleteSubscriber(TENANT, s.id, T0 + 5);
+        expect(first).toBe(6);
+        expect(second).toBe(6);
+      });
+    });
+
+    describe('publish', () => {
+      it('makes an event with PENDING and RESYNC deliveries readable with getEvent, scoped to the tenant', async () => {
+        const a = await create();
+        const b = await create();
+        const c = await create({ status: 'inactive' });
+        const { event, result } = await publishOne({ pending: [a.id, b.id], resync: [c.id], applicationId: 'app_storefront' });
+        expect(result).toEqual({ event_id: event.id, deliveries: 3, duplicate: false });
+
+        const view = await store.getEvent(TENANT, event.id);
+        expect(view).toMatchObject({
+          id: event.id,
+          event_slug: 'company/product/create/v1',
+          company_id: 1,
+          application_id: 'app_storefront',
+          created_on: iso(T0),
+        });
+        expect(view!.body).toEqual(JSON.parse(event.body));
+        expect(view!.deliveries).toHaveLength(3);
+        const bySubscriber = new Map(view!.deliveries.map((d) => [d.subscriber_id, d]));
+        for (const id of [a.id, b.id]) {
+          expect(bySubscriber.get(id)).toEqual({
+            id: expect.any(Number),
+            event_id: event.id,
+            event_slug: event.slug,
+            subscriber_id: id,
+            company_id: 1,
+            status: 'PENDING',
+            attempt: 0,
+            response_code: null,
+            response_time: null,
+            last_attempted_on: null,
+            next_attempt_on: iso(T0),
+            created_on: iso(T0),
+          });
+        }
+        expect(bySubscriber.get(c.id)).toMatchObject({ status: 'RESYNC', attempt: 0, next_attempt_on: null });
+        expect(new Set(view!.deliveries.map((d) => d.id)).size).toBe(3);
+
+        expect(await store.getEvent(OTHER_EXTENSION, event.id)).toBeNull();
+        expect(await store.getEvent(OTHER_ORGANIZATION, event.id)).toBeNull();
+        expect(await store.getEvent(TENANT, newEventId(T0))).toBeNull();
+      });
+
+      it('keeps an event that reached no subscriber, and a company-level event without application_id', async () => {
+        const { event, result } = await publishOne({ applicationId: null });
+        expect(result).toEqual({ event_id: event.id, deliveries: 0, duplicate: false });
+        const view = await store.getEvent(TENANT, event.id);
+        expect(view).toMatchObject({ id: event.id, application_id: null, deliveries: [] });
+      });
+
+      it('stores FILTER_ERROR deliveries with their reason, without counting, queueing or claiming them', async () => {
+        const a = await create();
+        const b = await create();
+        const reason = 'filter failed: condition threw TypeError: Cannot read properties of undefined';
+        const { event, result } = await publishOne({
+          idempotencyKey: 'order-43',
+          pending: [a.id],
+          deliveries: [{ subscriberId: b.id, status: 'FILTER_ERROR', error: reason }],
+        });
+        expect(result).toEqual({ event_id: event.id, deliveries: 1, duplicate: false });
+        const failed = await deliveryOf(event.id, b.id);
+        expect(failed).toMatchObject({ status: 'FILTER_ERROR', attempt: 0, next_attempt_on: null, last_attempted_on: null });
+        expect(await detail(failed.id)).toMatchObject({ status: 'FILTER_ERROR', error: reason, attempts: [] });
+        expect((await store.getEvent(TENANT, event.id))!.deliveries).toHaveLength(2);
+
+        expect(await store.queueDepth()).toBe(1);
+        expect((await store.claim([claimFor(b.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+        expect((await store.dueSubscribers()).map((d) => d.subscriberId)).toEqual([a.id]);
+        // The duplicate's count is the deliveries that will be sent.
+        expect((await publishOne({ idempotencyKey: 'order-43', createdAt: T0 + 1 })).result).toEqual({ event_id: event.id, deliveries: 1, duplicate: true });
+
+        // Status changes and deletion of the subscriber leave the record as it is.
+        await store.setSubscriberStatus(TENANT, b.id, 'inactive', T0 + 2);
+        await store.setSubscriberStatus(TENANT, b.id, 'active', T0 + 3);
+        expect((await detail(failed.id)).status).toBe('FILTER_ERROR');
+        expect((await store.claim([claimFor(b.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+        await store.deleteSubscriber(TENANT, b.id, T0 + 4);
+        expect(await detail(failed.id)).toMatchObject({ status: 'FILTER_ERROR', error: reason });
+        const list = await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20, status: 'FILTER_ERROR' });
+        expect(list.items.map((d) => d.id)).toEqual([failed.id]);
+      });
+
+      it("hands out a delivery's own (reduced) body instead of the event body, on every attempt", async () => {
+        const plain = await create();
+        const reducing = await create();
+        const eventId = newEventId(T0);
+        const reduced = JSON.stringify({
+          event: { id: eventId, name: 'product', type: 'create', category: 'company', version: '1', created_timestamp: T0, trace_id: [] },
+          company_id: 1,
+          contains: ['brand_name', 'skus', 'source'],
+          payload: { brand_name: 'Acme', skus: ['SKU-1', 'SKU-2'], source: 'fynd' },
+        });
+        const { event } = await publishOne({
+          id: eventId,
+          pending: [plain.id],
+          deliveries: [{ subscriberId: reducing.id, status: 'PENDING', body: reduced }],
+        });
+        const { deliveries } = await store.claim([claimFor(plain.id), claimFor(reducing.id)], 'node-1', T0);
+        expect(deliveries.find((d) => d.subscriberId === plain.id)!.body).toBe(event.body);
+        const mine = deliveries.find((d) => d.subscriberId === reducing.id)!;
+        expect(mine.body).toBe(reduced);
+
+        await store.recordAttempts([attemptResult(mine, T0 + 1, { kind: 'retry', nextAttemptAt: T0 + 2 * SECOND })], 'node-1');
+        expect((await claimOne(reducing.id, 'node-1', T0 + 2 * SECOND)).body).toBe(reduced);
+        // A lease that ran out, and a manual retry, hand out the same body too.
+        expect((await claimOne(reducing.id, 'node-2', T0 + 2 * SECOND + LEASE_MS)).body).toBe(reduced);
+        expect(await store.retryDelivery(TENANT, mine.id, T0 + HOUR)).toBe('queued');
+        expect((await claimOne(reducing.id, 'node-3', T0 + HOUR)).body).toBe(reduced);
+        // The event itself keeps the envelope as published.
+        expect((await store.getEvent(TENANT, event.id))!.body).toEqual(JSON.parse(event.body));
+      });
+
+      it('publishes a batch in order, one result per event', async () => {
+        const a = await create();
+        const events = [
+          newEvent({ pending: [a.id], createdAt: T0 }),
+          newEvent({ slug: 'application/order/placed/v1', pending: [], createdAt: T0 }),
+          newEvent({ pending: [a.id], createdAt: T0 }),
+        ];
+        const results = await store.publish(TENANT, events, T0);
+        expect(results).toEqual([
+          { event_id: events[0]!.id, deliveries: 1, duplicate: false },
+          { event_id: events[1]!.id, deliveries: 0, duplicate: false },
+          { event_id: events[2]!.id, deliveries: 1, duplicate: false },
+        ]);
+        for (const e of events) expect(await store.getEvent(TENANT, e.id)).not.toBeNull();
+      });
+
+      it('answers a repeated idempotency key with the first event id and its delivery count', async () => {
+        const a = await create();
+        const b = await create();
+        const first = await publishOne({ idempotencyKey: 'order-42', pending: [a.id, b.id] });
+        expect(first.result.duplicate).toBe(false);
+
+        const again = await publishOne({ idempotencyKey: 'order-42', pending: [a.id], createdAt: T0 + HOUR });
+        expect(again.result).toEqual({ event_id: first.event.id, deliveries: 2, duplicate: true });
+        expect(await store.getEvent(TENANT, again.event.id)).toBeNull();
+        const all = await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 });
+        expect(all.page.item_total).toBe(2);
+      });
+
+      it('scopes idempotency keys to the company and the tenant', async () => {
+        const first = await publishOne({ idempotencyKey: 'order-42', companyId: 1 });
+        const otherCompany = await publishOne({ idempotencyKey: 'order-42', companyId: 2 });
+        const otherExtension = await publishOne({ idempotencyKey: 'order-42', companyId: 1 }, OTHER_EXTENSION);
+        const otherOrganization = await publishOne({ idempotencyKey: 'order-42', companyId: 1 }, OTHER_ORGANIZATION);
+        for (const p of [otherCompany, otherExtension, otherOrganization]) {
+          expect(p.result).toEqual({ event_id: p.event.id, deliveries: 0, duplicate: false });
+          expect(p.event.id).not.toBe(first.event.id);
+        }
+        // Each of them now owns the key in its own scope.
+        const repeat = await publishOne({ idempotencyKey: 'order-42', companyId: 2 }, TENANT, T0 + 1);
+        expect(repeat.result).toEqual({ event_id: otherCompany.event.id, deliveries: 0, duplicate: true });
+      });
+
+      it('forgets an idempotency key after 24 hours', async () => {
+        const a = await create();
+        const first = await publishOne({ idempotencyKey: 'order-42', pending: [a.id] });
+        const within = await publishOne({ idempotencyKey: 'order-42', createdAt: T0 + 23 * HOUR });
+        expect(within.result).toEqual({ event_id: first.event.id, deliveries: 1, duplicate: true });
+
+        const later = await publishOne({ idempotencyKey: 'order-42', pending: [a.id], createdAt: T0 + 25 * HOUR });
+        expect(later.result).toEqual({ event_id: later.event.id, deliveries: 1, duplicate: false });
+        expect(await store.getEvent(TENANT, later.event.id)).not.toBeNull();
+
+        // The key now names the new event, for the next 24 hours.
+        const repeat = await publishOne({ idempotencyKey: 'order-42', createdAt: T0 + 26 * HOUR });
+        expect(repeat.result).toEqual({ event_id: later.event.id, deliveries: 1, duplicate: true });
+      });
+
+      it('never treats events without an idempotency key as duplicates', async () => {
+        const one = await publishOne({});
+        const two = await publishOne({});
+        expect(one.result.duplicate).toBe(false);
+        expect(two.result.duplicate).toBe(false);
+        expect(two.result.event_id).not.toBe(one.result.event_id);
+      });
+
+      it("treats a key repeated within one batch as a duplicate of the batch's first event", async () => {
+        const a = await create();
+        const events = [
+          newEvent({ idempotencyKey: 'sku-7', pending: [a.id] }),
+          newEvent({ idempotencyKey: 'sku-7', pending: [a.id] }),
+          newEvent({ pending: [a.id] }),
+        ];
+        const results = await store.publish(TENANT, events, T0);
+        expect(results).toEqual([
+          { event_id: events[0]!.id, deliveries: 1, duplicate: false },
+          { event_id: events[0]!.id, deliveries: 1, duplicate: true },
+          { event_id: events[2]!.id, deliveries: 1, duplicate: false },
+        ]);
+        expect(await store.getEvent(TENANT, events[1]!.id)).toBeNull();
+        expect((await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 })).page.item_total).toBe(2);
+      });
+
+      it('publishes a batch all or nothing', async () => {
+        const a = await create();
+        const first = newEvent({ idempotencyKey: 'batch-key', pending: [a.id] });
+        // The second event reuses the first one's id: the batch cannot be stored, so none of it is.
+        const clash = newEvent({ id: first.id, pending: [a.id] });
+        await expect(store.publish(TENANT, [first, clash], T0)).rejects.toThrow();
+
+        expect(await store.getEvent(TENANT, first.id)).toBeNull();
+        expect((await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 })).page.item_total).toBe(0);
+        expect(await store.queueDepth()).toBe(0);
+        // The idempotency key of the failed batch was not kept either.
+        const retried = await store.publish(TENANT, [first], T0 + 1);
+        expect(retried).toEqual([{ event_id: first.id, deliveries: 1, duplicate: false }]);
+      });
+    });
+
+    describe('claim', () => {
+      it('leases due PENDING deliveries of the requested subscriber only, up to the limit, with the event body', async () => {
+        const a = await create();
+        const b = await create();
+        const events = [];
+        for (let i = 0; i < 3; i++) events.push((await publishOne({ pending: [a.id, b.id], createdAt: T0 + i })).event);
+
+        const { deliveries } = await store.claim([claimFor(a.id, 2)], 'node-1', T0 + 10);
+        expect(deliveries).toHaveLength(2);
+        // The earliest due come first.
+        expect(deliveries.map((d) => d.eventId).sort()).toEqual([events[0]!.id, events[1]!.id].sort());
+        for (const d of deliveries) {
+          const event = events.find((e) => e.id === d.eventId)!;
+          expect(d).toEqual({
+            id: (await deliveryOf(event.id, a.id)).id,
+            eventId: event.id,
+            subscriberId: a.id,
+            attemptCount: 0,
+            runAttempts: 0,
+            runStartedAt: null,
+            body: event.body,
+          });
+        }
+        // B's deliveries were not touched: all three are still claimable.
+        const forB = await store.claim([claimFor(b.id, 10)], 'node-1', T0 + 10);
+        expect(forB.deliveries).toHaveLength(3);
+        expect(forB.deliveries.every((d) => d.subscriberId === b.id)).toBe(true);
+      });
+
+      it('claims for several subscribers in one call', async () => {
+        const a = await create();
+        const b = await create();
+        const c = await create();
+        await publishOne({ pending: [a.id, b.id] });
+        await publishOne({ pending: [a.id, b.id, c.id] });
+        const { deliveries, nextDue } = await store.claim([claimFor(a.id, 1), claimFor(b.id, 5)], 'node-1', T0);
+        expect(deliveries.filter((d) => d.subscriberId === a.id)).toHaveLength(1);
+        expect(deliveries.filter((d) => d.subscriberId === b.id)).toHaveLength(2);
+        expect(deliveries.filter((d) => d.subscriberId === c.id)).toHaveLength(0);
+        expect([...nextDue.keys()].sort((x, y) => x - y)).toEqual([a.id, b.id]);
+      });
+
+      it('does not hand out a leased delivery again until the lease expires (crash recovery)', async () => {
+        const a = await create();
+        const { event } = await publishOne({ pending: [a.id] });
+        const first = await claimOne(a.id, 'node-1', T0);
+        expect(first.eventId).toBe(event.id);
+
+        expect((await store.claim([claimFor(a.id)], 'node-1', T0)).deliveries).toEqual([]);
+        expect((await store.claim([claimFor(a.id)], 'node-2', T0)).deliveries).toEqual([]);
+        expect((await store.claim([claimFor(a.id)], 'node-2', T0 + LEASE_MS - 1)).deliveries).toEqual([]);
+
+        // node-1 died without recording anything: once its lease is over, another node takes the delivery.
+        const again = await claimOne(a.id, 'node-2', T0 + LEASE_MS + 1);
+        expect(again).toEqual({ ...first });
+        expect((await detail(first.id)).status).toBe('PENDING');
+      });
+
+      it('never claims RESYNC deliveries', async () => {
+        const a = await create();
+        await publishOne({ resync: [a.id] });
+        const { deliveries, nextDue } = await store.claim([claimFor(a.id)], 'node-1', T0 + 100 * HOUR);
+        expect(deliveries).toEqual([]);
+        expect(nextDue.get(a.id)).toBeNull();
+        expect(await store.queueDepth()).toBe(0);
+        expect(await store.dueSubscribers()).toEqual([]);
+      });
+
+      it("reports when each asked subscriber's earliest queued delivery falls due, or null", async () => {
+        const a = await create();
+        const idle = await create();
+        await publishOne({ pending: [a.id], createdAt: T0 });
+        await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+
+        const one = await store.claim([claimFor(a.id, 1), claimFor(idle.id)], 'node-1', T0 + 10);
+        expect(one.deliveries).toHaveLength(1);
+        expect(one.nextDue.get(a.id)).toBe(T0 + 1);
+        expect(one.nextDue.has(idle.id)).toBe(true);
+        expect(one.nextDue.get(idle.id)).toBeNull();
+
+        // Everything leased: the earliest lease end is when something can fall due again.
+        const two = await store.claim([claimFor(a.id, 10, 60_000)], 'node-1', T0 + 20);
+        expect(two.deliveries).toHaveLength(1);
+        expect(two.nextDue.get(a.id)).toBe(T0 + 10 + LEASE_MS);
+
+        // Both finished: nothing queued.
+        await store.recordAttempts(
+          [...one.deliveries, ...two.deliveries].map((d) => attemptResult(d, T0 + 30, { kind: 'success' })),
+          'node-1',
+        );
+        const three = await store.claim([claimFor(a.id)], 'node-1', T0 + 40);
+        expect(three.deliveries).toEqual([]);
+        expect(three.nextDue.get(a.id)).toBeNull();
+      });
+
+      it('lists subscribers with queued deliveries and their earliest due time', async () => {
+        const a = await create();
+        const b = await create();
+        const parked = await create();
+        const done = await create();
+        await publishOne({ pending: [a.id], createdAt: T0 + 7 });
+        await publishOne({ pending: [a.id, b.id], createdAt: T0 + 5 });
+        await publishOne({ pending: [b.id], createdAt: T0 + 3 });
+        await publishOne({ resync: [parked.id], createdAt: T0 });
+        await publishOne({ pending: [done.id], createdAt: T0 });
+        const claimed = await claimOne(done.id, 'node-1', T0 + 10);
+        await store.recordAttempts([attemptResult(claimed, T0 + 11, { kind: 'success' })], 'node-1');
+
+        const due = (await store.dueSubscribers()).sort((x, y) => x.subscriberId - y.subscriberId);
+        expect(due).toEqual([
+          { subscriberId: a.id, nextAttemptAt: T0 + 5 },
+          { subscriberId: b.id, nextAttemptAt: T0 + 3 },
+        ]);
+        expect(await store.queueDepth()).toBe(4);
+      });
+
+      it('counts PENDING and FAILED deliveries, leased or not, as the queue depth', async () => {
+        const a = await create();
+        expect(await store.queueDepth()).toBe(0);
+        for (let i = 0; i < 3; i++) await publishOne({ pending: [a.id], createdAt: T0 + i });
+        await publishOne({ resync: [a.id] });
+        expect(await store.queueDepth()).toBe(3);
+        const [d1, d2] = (await store.claim([claimFor(a.id, 2)], 'node-1', T0 + 10)).deliveries;
+        expect(await store.queueDepth()).toBe(3);
+        await store.recordAttempts(
+          [
+            attemptResult(d1!, T0 + 20, { kind: 'success' }),
+            attemptResult(d2!, T0 + 20, { kind: 'retry', nextAttemptAt: T0 + 5000 }),
+          ],
+          'node-1',
+        );
+        expect(await store.queueDepth()).toBe(2);
+      });
+    });
+
+    describe('recordAttempts', () => {
+      it('records a success: SUCCESS, attempt 1, response code and time, and the attempt log', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const claimed = await claimOne(a.id, 'node-1', T0 + 5);
+        await store.recordAttempts(
+          [attemptResult(claimed, T0 + 10, { kind: 'success' }, { durationMs: 137.25, responseCode: 204, responseBody: '{"received":true}' })],
+          'node-1',
+        );
+        const d = await detail(claimed.id);
+        expect(d).toMatchObject({
+          status: 'SUCCESS',
+          attempt: 1,
+          response_code: 204,
+          response_time: 137.25,
+          last_attempted_on: iso(T0 + 10),
+          next_attempt_on: null,
+          error: null,
+        });
+        expect(d.attempts).toEqual([
+          { attempt: 1, attempted_on: iso(T0 + 10), response_code: 204, response_time: 137.25, response_body: '{"received":true}', error: null },
+        ]);
+        expect((await store.claim([claimFor(a.id)], 'node-2', T0 + 10 * LEASE_MS)).deliveries).toEqual([]);
+        expect(await store.queueDepth()).toBe(0);
+      });
+
+      it('records a failure to retry: FAILED, due at next_attempt_on and not before, run start kept', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const claimed = await claimOne(a.id, 'node-1', T0);
+        const retryAt = T0 + 5 * SECOND;
+        await store.recordAttempts(
+          [
+            attemptResult(claimed, T0 + 100, { kind: 'retry', nextAttemptAt: retryAt }, {
+              durationMs: 10_000,
+              responseCode: 0,
+              responseBody: null,
+              error: 'timed out after 10000 ms',
+            }),
+          ],
+          'node-1',
+        );
+        const d = await detail(claimed.id);
+        expect(d).toMatchObject({
+          status: 'FAILED',
+          attempt: 1,
+          response_code: 0,
+          response_time: 10_000,
+          last_attempted_on: iso(T0 + 100),
+          next_attempt_on: iso(retryAt),
+          error: 'timed out after 10000 ms',
+        });
+        expect(d.attempts).toEqual([
+          { attempt: 1, attempted_on: iso(T0 + 100), response_code: 0, response_time: 10_000, response_body: null, error: 'timed out after 10000 ms' },
+        ]);
+
+        expect((await store.claim([claimFor(a.id)], 'node-1', retryAt - 1)).deliveries).toEqual([]);
+        const second = await claimOne(a.id, 'node-1', retryAt);
+        expect(second).toMatchObject({ id: claimed.id, attemptCount: 1, runAttempts: 1, runStartedAt: T0 + 100 });
+
+        await store.recordAttempts(
+          [attemptResult(second, retryAt + 50, { kind: 'retry', nextAttemptAt: retryAt + 10 * SECOND }, { responseCode: 500, responseBody: 'oops', error: 'HTTP 500' })],
+          'node-1',
+        );
+        const third = await claimOne(a.id, 'node-1', retryAt + 10 * SECOND);
+        expect(third).toMatchObject({ attemptCount: 2, runAttempts: 2, runStartedAt: T0 + 100 });
+        expect((await detail(claimed.id)).attempts.map((x) => [x.attempt, x.response_code])).toEqual([
+          [1, 0],
+          [2, 500],
+        ]);
+      });
+
+      it('records giving up: DISABLED, no next attempt, never claimed again', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const claimed = await claimOne(a.id, 'node-1', T0);
+        await store.recordAttempts(
+          [attemptResult(claimed, T0 + 100, { kind: 'give-up' }, { responseCode: 410, responseBody: 'gone', error: 'HTTP 410' })],
+          'node-1',
+        );
+        const d = await detail(claimed.id);
+        expect(d).toMatchObject({ status: 'DISABLED', attempt: 1, response_code: 410, next_attempt_on: null, error: 'HTTP 410' });
+        expect(d.attempts).toHaveLength(1);
+        expect((await store.claim([claimFor(a.id)], 'node-1', T0 + 100 * HOUR)).deliveries).toEqual([]);
+        expect(await store.queueDepth()).toBe(0);
+      });
+
+      it('records the results of several deliveries in one call', async () => {
+        const a = await create();
+        const b = await create();
+        await publishOne({ pending: [a.id, b.id] });
+        const { deliveries } = await store.claim([claimFor(a.id), claimFor(b.id)], 'node-1', T0);
+        expect(deliveries).toHaveLength(2);
+        const [da, db] = [deliveries.find((d) => d.subscriberId === a.id)!, deliveries.find((d) => d.subscriberId === b.id)!];
+        await store.recordAttempts(
+          [attemptResult(da, T0 + 1, { kind: 'success' }), attemptResult(db, T0 + 2, { kind: 'give-up' })],
+          'node-1',
+        );
+        expect((await detail(da.id)).status).toBe('SUCCESS');
+        expect((await detail(db.id)).status).toBe('DISABLED');
+      });
+
+      it('ignores a result from an owner that lost its lease to another', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const stale = await claimOne(a.id, 'node-1', T0, 1000);
+        const fresh = await claimOne(a.id, 'node-2', T0 + 1001, 1000);
+        expect(fresh.id).toBe(stale.id);
+
+        await store.recordAttempts([attemptResult(stale, T0 + 1500, { kind: 'success' })], 'node-1');
+        let d = await detail(stale.id);
+        expect(d).toMatchObject({ status: 'PENDING', attempt: 0, last_attempted_on: null });
+        expect(d.attempts).toEqual([]);
+
+        await store.recordAttempts([attemptResult(fresh, T0 + 1600, { kind: 'retry', nextAttemptAt: T0 + 9000 })], 'node-2');
+        d = await detail(stale.id);
+        expect(d).toMatchObject({ status: 'FAILED', attempt: 1, next_attempt_on: iso(T0 + 9000) });
+        expect(d.attempts).toHaveLength(1);
+
+        // A late park from the old owner is ignored too.
+        await store.recordAttempts([attemptResult(stale, T0 + 1700, { kind: 'park' })], 'node-1');
+        expect((await detail(stale.id)).status).toBe('FAILED');
+      });
+
+      it('parks a delivery not attempted because its subscriber stopped being active: RESYNC, no attempt row', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const claimed = await claimOne(a.id, 'node-1', T0);
+        await store.recordAttempts(
+          [attemptResult(claimed, T0 + 10, { kind: 'park' }, { durationMs: 0, responseCode: 0, responseBody: null, error: null })],
+          'node-1',
+        );
+        const d = await detail(claimed.id);
+        expect(d).toMatchObject({ status: 'RESYNC', attempt: 0, next_attempt_on: null, last_attempted_on: null });
+        expect(d.attempts).toEqual([]);
+        expect((await store.claim([claimFor(a.id)], 'node-1', T0 + 10 * LEASE_MS)).deliveries).toEqual([]);
+        expect(await store.queueDepth()).toBe(0);
+      });
+    });
+
+    describe('releaseLeases', () => {
+      it("makes an owner's leased deliveries due again at once, and only that owner's", async () => {
+        const a = await create();
+        const b = await create();
+        for (let i = 0; i < 2; i++) await publishOne({ pending: [a.id, b.id], createdAt: T0 + i });
+        const mine = await store.claim([claimFor(a.id)], 'node-1', T0 + 10);
+        expect(mine.deliveries).toHaveLength(2);
+        const theirs = await store.claim([claimFor(b.id)], 'node-2', T0 + 10);
+        expect(theirs.deliveries).toHaveLength(2);
+
+        expect(await store.releaseLeases('node-1', T0 + 500)).toBe(2);
+        const reclaimed = await store.claim([claimFor(a.id), claimFor(b.id)], 'node-3', T0 + 500);
+        expect(ids(reclaimed.deliveries)).toEqual(ids(mine.deliveries));
+        expect(await store.releaseLeases('node-1', T0 + 600)).toBe(0);
+
+        // node-1's late results no longer count.
+        await store.recordAttempts(mine.deliveries.map((d) => attemptResult(d, T0 + 700, { kind: 'success' })), 'node-1');
+        for (const d of mine.deliveries) expect((await detail(d.id)).status).toBe('PENDING');
+      });
+
+      it('leaves finished deliveries alone', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const claimed = await claimOne(a.id, 'node-1', T0);
+        await store.recordAttempts([attemptResult(claimed, T0 + 1, { kind: 'success' })], 'node-1');
+        expect(await store.releaseLeases('node-1', T0 + 2)).toBe(0);
+        expect((await detail(claimed.id)).status).toBe('SUCCESS');
+      });
+    });
+
+    describe('subscriber status and deletion', () => {
+      /** A subscriber with one PENDING and one FAILED delivery (the latter due at T0 + 5 s) and one SUCCESS. */
+      async function subscriberWithQueue() {
+        const a = await create();
+        const failed = await publishOne({ pending: [a.id], createdAt: T0 });
+        const succeeded = await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const pending = await publishOne({ pending: [a.id], createdAt: T0 + 2 * SECOND });
+        const { deliveries } = await store.claim([claimFor(a.id, 2)], 'node-1', T0 + SECOND);
+        const f = deliveries.find((d) => d.eventId === failed.event.id)!;
+        const s = deliveries.find((d) => d.eventId === succeeded.event.id)!;
+        await store.recordAttempts(
+          [
+            attemptResult(f, T0 + SECOND, { kind: 'retry', nextAttemptAt: T0 + 5 * SECOND }),
+            attemptResult(s, T0 + SECOND, { kind: 'success' }),
+          ],
+          'node-1',
+        );
+        return {
+          subscriber: a,
+          failedId: f.id,
+          succeededId: s.id,
+          pendingId: (await deliveryOf(pending.event.id, a.id)).id,
+        };
+      }
+
+      it('parks queued deliveries as RESYNC when a subscriber is set inactive', async () => {
+        const { subscriber, failedId, succeededId, pendingId } = await subscriberWithQueue();
+        expect(await store.setSubscriberStatus(TENANT, subscriber.id, 'inactive', T0 + 3 * SECOND)).toBe(true);
+        expect((await detail(failedId)).status).toBe('RESYNC');
+        expect((await detail(pendingId)).status).toBe('RESYNC');
+        expect((await detail(succeededId)).status).toBe('SUCCESS');
+        expect((await detail(failedId)).next_attempt_on).toBeNull();
+        expect((await store.claim([claimFor(subscriber.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+        expect(await store.queueDepth()).toBe(0);
+        expect(await store.dueSubscribers()).toEqual([]);
+      });
+
+      it('re-queues RESYNC deliveries as PENDING, due at once, when the subscriber is re-activated', async () => {
+        const { subscriber, failedId, pendingId } = await subscriberWithQueue();
+        await store.setSubscriberStatus(TENANT, subscriber.id, 'inactive', T0 + 3 * SECOND);
+        // Published while inactive: parked from the start.
+        const whileInactive = await publishOne({ resync: [subscriber.id], createdAt: T0 + 4 * SECOND });
+        const parkedId = (await deliveryOf(whileInactive.event.id, subscriber.id)).id;
+
+        const later = T0 + HOUR;
+        expect(await store.setSubscriberStatus(TENANT, subscriber.id, 'active', later)).toBe(true);
+        for (const id of [failedId, pendingId, parkedId]) {
+          expect(await detail(id)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(later) });
+        }
+        expect(await store.dueSubscribers()).toEqual([{ subscriberId: subscriber.id, nextAttemptAt: later }]);
+        const { deliveries } = await store.claim([claimFor(subscriber.id)], 'node-1', later);
+        expect(ids(deliveries)).toEqual([failedId, pendingId, parkedId].sort((x, y) => x - y));
+        // A re-queued delivery starts a new run; its attempt count over all runs is kept.
+        for (const d of deliveries) expect(d).toMatchObject({ runAttempts: 0, runStartedAt: null });
+        expect(deliveries.find((d) => d.id === failedId)!.attemptCount).toBe(1);
+      });
+
+      it('parks and re-queues through replaceSubscriber as well', async () => {
+        const { subscriber, pendingId } = await subscriberWithQueue();
+        const { id: _id, organization_id: _o, extension_id: _e, created_on: _c, updated_on: _u, ...input } = subscriber;
+        await store.replaceSubscriber(TENANT, subscriber.id, { ...input, status: 'inactive' }, T0 + 3 * SECOND);
+        expect((await detail(pendingId)).status).toBe('RESYNC');
+        await store.replaceSubscriber(TENANT, subscriber.id, { ...input, status: 'active' }, T0 + HOUR);
+        expect((await detail(pendingId)).status).toBe('PENDING');
+        expect((await store.claim([claimFor(subscriber.id)], 'node-1', T0 + HOUR)).deliveries.map((d) => d.id)).toContain(pendingId);
+      });
+
+      it('cancels queued deliveries as DISABLED on delete and keeps their history', async () => {
+        const { subscriber, failedId, succeededId, pendingId } = await subscriberWithQueue();
+        const parked = await publishOne({ resync: [subscriber.id], createdAt: T0 + 3 * SECOND });
+        const parkedId = (await deliveryOf(parked.event.id, subscriber.id)).id;
+
+        expect(await store.deleteSubscriber(TENANT, subscriber.id, T0 + 4 * SECOND)).toBe(true);
+        for (const id of [failedId, pendingId, parkedId]) {
+          expect(await detail(id)).toMatchObject({ status: 'DISABLED', next_attempt_on: null });
+        }
+        const done = await detail(succeededId);
+        expect(done).toMatchObject({ status: 'SUCCESS', attempt: 1 });
+        expect(done.attempts).toHaveLength(1);
+        expect((await detail(failedId)).attempts).toHaveLength(1);
+        expect((await store.getEvent(TENANT, parked.event.id))!.deliveries).toHaveLength(1);
+        expect((await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20, subscriberId: subscriber.id })).page.item_total).toBe(4);
+
+        expect((await store.claim([claimFor(subscriber.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+        expect(await store.queueDepth()).toBe(0);
+        expect(await store.dueSubscribers()).toEqual([]);
+      });
+
+      it('keeps deliveries cancelled by delete DISABLED when results of attempts in flight arrive late', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id], createdAt: T0 });
+        await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const { deliveries } = await store.claim([claimFor(a.id)], 'node-1', T0 + 10);
+        expect(deliveries).toHaveLength(2);
+        const [retried, parked] = deliveries as [ClaimedDelivery, ClaimedDelivery];
+
+        expect(await store.deleteSubscriber(TENANT, a.id, T0 + 20)).toBe(true);
+        await store.recordAttempts(
+          [
+            attemptResult(retried, T0 + 30, { kind: 'retry', nextAttemptAt: T0 + 5 * SECOND }),
+            attemptResult(parked, T0 + 30, { kind: 'park' }),
+          ],
+          'node-1',
+        );
+        for (const d of deliveries) expect(await detail(d.id)).toMatchObject({ status: 'DISABLED', next_attempt_on: null });
+        expect(await store.queueDepth()).toBe(0);
+        expect(await store.dueSubscribers()).toEqual([]);
+        expect((await store.claim([claimFor(a.id)], 'node-2', T0 + HOUR)).deliveries).toEqual([]);
+        expect(await store.releaseLeases('node-1', T0 + HOUR)).toBe(0);
+      });
+    });
+
+    describe('retryDelivery', () => {
+      async function givenUp() {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        const claimed = await claimOne(a.id, 'node-1', T0);
+        await store.recordAttempts([attemptResult(claimed, T0 + 10, { kind: 'give-up' })], 'node-1');
+        return { subscriber: a, deliveryId: claimed.id };
+      }
+
+      it('queues a delivery again at once: PENDING, claimable, a new run', async () => {
+        const { subscriber, deliveryId } = await givenUp();
+        expect(await store.retryDelivery(TENANT, deliveryId, T0 + HOUR)).toBe('queued');
+        expect(await detail(deliveryId)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0 + HOUR), attempt: 1 });
+        expect((await store.claim([claimFor(subscriber.id)], 'node-1', T0 + HOUR - 1)).deliveries).toEqual([]);
+        const again = await claimOne(subscriber.id, 'node-1', T0 + HOUR);
+        expect(again).toMatchObject({ id: deliveryId, attemptCount: 1, runAttempts: 0, runStartedAt: null });
+      });
+
+      it('parks the retried delivery while its subscriber is inactive', async () => {
+        const { subscriber, deliveryId } = await givenUp();
+        await store.setSubscriberStatus(TENANT, subscriber.id, 'inactive', T0 + SECOND);
+        expect(await store.retryDelivery(TENANT, deliveryId, T0 + HOUR)).toBe('parked');
+        expect((await detail(deliveryId)).status).toBe('RESYNC');
+        expect((await store.claim([claimFor(subscriber.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+
+        await store.setSubscriberStatus(TENANT, subscriber.id, 'active', T0 + 2 * HOUR);
+        expect((await claimOne(subscriber.id, 'node-1', T0 + 2 * HOUR)).id).toBe(deliveryId);
+      });
+
+      it('refuses a delivery whose subscriber was deleted', async () => {
+        const { subscriber, deliveryId } = await givenUp();
+        await store.deleteSubscriber(TENANT, subscriber.id, T0 + SECOND);
+        expect(await store.retryDelivery(TENANT, deliveryId, T0 + HOUR)).toBe('subscriber-deleted');
+        expect((await detail(deliveryId)).status).toBe('DISABLED');
+        expect(await store.queueDepth()).toBe(0);
+      });
+
+      // Re-sending a FILTER_ERROR delivery would deliver what the subscriber's filter never admitted.
+      it('refuses to retry a FILTER_ERROR delivery', async () => {
+        const a = await create();
+        const { event } = await publishOne({ deliveries: [{ subscriberId: a.id, status: 'FILTER_ERROR', error: 'filter failed' }] });
+        const failed = await deliveryOf(event.id, a.id);
+        expect(await store.retryDelivery(TENANT, failed.id, T0 + HOUR)).toBe('filtered');
+        expect(await detail(failed.id)).toMatchObject({ status: 'FILTER_ERROR', error: 'filter failed' });
+        expect((await store.claim([claimFor(a.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+      });
+
+      it("answers not-found for another tenant's delivery or an unknown id", async () => {
+        const { deliveryId } = await givenUp();
+        expect(await store.retryDelivery(OTHER_EXTENSION, deliveryId, T0 + HOUR)).toBe('not-found');
+        expect(await store.retryDelivery(OTHER_ORGANIZATION, deliveryId, T0 + HOUR)).toBe('not-found');
+        expect(await store.retryDelivery(TENANT, deliveryId + 1000, T0 + HOUR)).toBe('not-found');
+        expect((await detail(deliveryId)).status).toBe('DISABLED');
+      });
+    });
+
+    describe('listDeliveries', () => {
+      /** Tenant: A and B of company 1, C of company 2; three events a second apart; one more in another tenant. */
+      async function history() {
+        const a = await create();
+        const b = await create();
+        const c = await create({ association: { company_id: 2, application_id: [], criteria: 'ALL' } });
+        const foreign = await create({}, OTHER_EXTENSION);
+        const e1 = (await publishOne({ slug: 'company/product/create/v1', pending: [a.id, b.id], createdAt: T0 })).event;
+        const e2 = (await publishOne({ slug: 'application/order/placed/v1', pending: [a.id], createdAt: T0 + SECOND })).event;
+        const e3 = (await publishOne({ slug: 'company/product/create/v1', companyId: 2, pending: [c.id], createdAt: T0 + 2 * SECOND })).event;
+        await publishOne({ pending: [foreign.id], createdAt: T0 + 3 * SECOND }, OTHER_EXTENSION);
+        const claimed = await claimOne(a.id, 'node-1', T0 + 5 * SECOND);
+        await store.recordAttempts([attemptResult(claimed, T0 + 5 * SECOND, { kind: 'success' })], 'node-1');
+        const d = {
+          e1a: await deliveryOf(e1.id, a.id),
+          e1b: await deliveryOf(e1.id, b.id),
+          e2a: await deliveryOf(e2.id, a.id),
+          e3c: await deliveryOf(e3.id, c.id),
+        };
+        return { a, b, c, foreign, e1, e2, e3, d };
+      }
+
+      it('lists deliveries newest first, scoped to the tenant', async () => {
+        const { d } = await history();
+        const page = await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 });
+        expect(page.page).toEqual({ current: 1, size: 20, item_total: 4, has_next: false, type: 'number' });
+        expect(page.items.map((i) => i.id).slice(0, 2)).toEqual([d.e3c.id, d.e2a.id]);
+        expect(ids(page.items.slice(2))).toEqual(ids([d.e1a, d.e1b]));
+        const created = page.items.map((i) => i.created_on);
+        expect([...created].sort().reverse()).toEqual(created);
+        // The claimed-and-succeeded one shows its outcome in the list.
+        expect(page.items.find((i) => i.id === d.e1a.id)).toMatchObject({ status: 'SUCCESS', attempt: 1, response_code: 200, response_time: 137.25 });
+        expect(page.items.find((i) => i.id === d.e3c.id)).toEqual(d.e3c);
+
+        const other = await store.listDeliveries(OTHER_EXTENSION, { pageNo: 1, pageSize: 20 });
+        expect(other.page.item_total).toBe(1);
+        expect(other.items.map((i) => i.id)).not.toContain(d.e1a.id);
+        expect((await store.listDeliveries(OTHER_ORGANIZATION, { pageNo: 1, pageSize: 20 })).items).toEqual([]);
+      });
+
+      it('filters by company_id, subscriber_id, status and event slug', async () => {
+        const { a, b, d } = await history();
+        const q = { pageNo: 1, pageSize: 20 };
+        expect(ids((await store.listDeliveries(TENANT, { ...q, companyId: 1 })).items)).toEqual(ids([d.e1a, d.e1b, d.e2a]));
+        expect(ids((await store.listDeliveries(TENANT, { ...q, companyId: 2 })).items)).toEqual([d.e3c.id]);
+        expect(ids((await store.listDeliveries(TENANT, { ...q, subscriberId: a.id })).items)).toEqual(ids([d.e1a, d.e2a]));
+        expect(ids((await store.listDeliveries(TENANT, { ...q, subscriberId: b.id })).items)).toEqual([d.e1b.id]);
+        expect(ids((await store.listDeliveries(TENANT, { ...q, status: 'SUCCESS' })).items)).toEqual([d.e1a.id]);
+        expect(ids((await store.listDeliveries(TENANT, { ...q, status: 'PENDING' })).items)).toEqual(ids([d.e1b, d.e2a, d.e3c]));
+        expect((await store.listDeliveries(TENANT, { ...q, status: 'FAILED' })).items).toEqual([]);
+        const products = await store.listDeliveries(TENANT, { ...q, eventSlug: 'company/product/create/v1' });
+        expect(ids(products.items)).toEqual(ids([d.e1a, d.e1b, d.e3c]));
+        expect(products.page.item_total).toBe(3);
+        const combined = await store.listDeliveries(TENANT, { ...q, companyId: 1, subscriberId: a.id, eventSlug: 'company/product/create/v1', status: 'SUCCESS' });
+        expect(ids(combined.items)).toEqual([d.e1a.id]);
+      });
+
+      it('filters by a creation time range, both ends included', async () => {
+        const { d } = await history();
+        const q = { pageNo: 1, pageSize: 20 };
+        expect(ids((await store.listDeliveries(TENANT, { ...q, startDate: T0 + SECOND })).items)).toEqual(ids([d.e2a, d.e3c]));
+        expect(ids((await store.listDeliveries(TENANT, { ...q, endDate: T0 + SECOND })).items)).toEqual(ids([d.e1a, d.e1b, d.e2a]));
+        const window = await store.listDeliveries(TENANT, { ...q, startDate: T0 + SECOND, endDate: T0 + SECOND });
+        expect(ids(window.items)).toEqual([d.e2a.id]);
+        expect(window.page.item_total).toBe(1);
+        expect((await store.listDeliveries(TENANT, { ...q, startDate: T0 + 3 * SECOND })).items).toEqual([]);
+      });
+
+      it('pages with page_no/page_size, item_total and has_next', async () => {
+        const { d } = await history();
+        const p1 = await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 3 });
+        expect(p1.page).toEqual({ current: 1, size: 3, item_total: 4, has_next: true, type: 'number' });
+        expect(p1.items).toHaveLength(3);
+        const p2 = await store.listDeliveries(TENANT, { pageNo: 2, pageSize: 3 });
+        expect(p2.page).toEqual({ current: 2, size: 3, item_total: 4, has_next: false, type: 'number' });
+        expect(p2.items).toHaveLength(1);
+        expect(ids([...p1.items, ...p2.items])).toEqual(ids(Object.values(d)));
+        const filtered = await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 1, companyId: 1 });
+        expect(filtered.page).toEqual({ current: 1, size: 1, item_total: 3, has_next: true, type: 'number' });
+      });
+
+      it("hides another tenant's delivery from getDelivery", async () => {
+        const { d } = await history();
+        expect(await store.getDelivery(OTHER_EXTENSION, d.e1a.id)).toBeNull();
+        expect(await store.getDelivery(OTHER_ORGANIZATION, d.e1a.id)).toBeNull();
+        expect(await store.getDelivery(TENANT, d.e1a.id + 1000)).toBeNull();
+        const own = await detail(d.e1b.id);
+        expect(own).toEqual({ ...d.e1b, error: null, attempts: [] });
+      });
+    });
+
+    describe('api keys', () => {
+      const key = (id: string, organizationId: string, name: string | null = null) => ({
+        id,
+        organizationId,
+        name,
+        hash: `sha256:${id}-${'0'.repeat(56)}`,
+      });
+
+      it('starts with no keys', async () => {
+        expect(await store.countActiveApiKeys()).toBe(0);
+        expect(await store.listApiKeys()).toEqual([]);
+        expect(await store.findApiKey('hk_missing')).toBeNull();
+      });
+
+      it('inserts, finds, lists by organization, revokes and counts api keys', async () => {
+        await store.insertApiKey(key('hk_1', 'org_acme', 'ci'), T0);
+        await store.insertApiKey(key('hk_2', 'org_acme'), T0 + SECOND);
+        await store.insertApiKey(key('hk_3', 'org_globex', 'ops'), T0 + 2 * SECOND);
+
+        expect(await store.findApiKey('hk_1')).toEqual({
+          id: 'hk_1',
+          organization_id: 'org_acme',
+          name: 'ci',
+          hash: key('hk_1', 'org_acme').hash,
+          created_on: iso(T0),
+          revoked_on: null,
+        });
+        expect(await store.findApiKey('hk_missing')).toBeNull();
+        expect((await store.listApiKeys('org_acme')).map((k) => k.id)).toEqual(['hk_1', 'hk_2']);
+        expect((await store.listApiKeys('org_globex')).map((k) => k.id)).toEqual(['hk_3']);
+        expect(await store.listApiKeys('org_nobody')).toEqual([]);
+        expect((await store.listApiKeys()).map((k) => k.id).sort()).toEqual(['hk_1', 'hk_2', 'hk_3']);
+        expect(await store.countActiveApiKeys()).toBe(3);
+
+        expect(await store.revokeApiKey('hk_2', T0 + HOUR)).toBe(true);
+        expect(await store.findApiKey('hk_2')).toMatchObject({ id: 'hk_2', revoked_on: iso(T0 + HOUR) });
+        expect(await store.countActiveApiKeys()).toBe(2);
+        // Revoked keys stay listed (with revoked_on), and revoking twice or an unknown key changes nothing.
+        expect((await store.listApiKeys('org_acme')).map((k) => k.id)).toEqual(['hk_1', 'hk_2']);
+        expect(await store.revokeApiKey('hk_2', T0 + 2 * HOUR)).toBe(false);
+        expect((await store.findApiKey('hk_2'))!.revoked_on).toBe(iso(T0 + HOUR));
+        expect(await store.revokeApiKey('hk_missing', T0 + HOUR)).toBe(false);
+        expect(await store.countActiveApiKeys()).toBe(2);
+      });
+    });
+  });
+}
