@@ -155,6 +155,12 @@ export class ConditionRunner {
   }
 
   private kill(child: ChildProcess): void {
+    // Forget the process now, not at its 'exit': the next request must not be sent to a process that is dying.
+    if (this.current === child) {
+      this.child = undefined;
+      this.current = undefined;
+      if (!this.closed) this.restarts++;
+    }
     child.kill('SIGKILL');
   }
 

@@ -22,8 +22,11 @@ export function compileReducer(raw: unknown, path = 'reducer'): CompiledReducer 
   if (!isObject(raw)) throw new RuleError(path, 'must be a JSON object');
   const size = Buffer.byteLength(JSON.stringify(raw));
   if (size > MAX_REDUCER_BYTES) throw new RuleError(path, `is ${size} bytes; the limit is ${MAX_REDUCER_BYTES}`);
+  // Depth counts objects and arrays (the reducer itself is level 1); a leaf inside level 10 is still within the limit.
   const walk = (value: unknown, at: string, depth: number): Template => {
-    if (depth > MAX_REDUCER_DEPTH) throw new RuleError(at, `nesting is limited to ${MAX_REDUCER_DEPTH} levels`);
+    if (depth > MAX_REDUCER_DEPTH && typeof value === 'object' && value !== null) {
+      throw new RuleError(at, `nesting is limited to ${MAX_REDUCER_DEPTH} levels`);
+    }
     if (typeof value === 'string' && value.startsWith('$')) {
       try {
         return { kind: 'query', query: compileQuery(value) };

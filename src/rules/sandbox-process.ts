@@ -33,6 +33,9 @@ process.on('message', (request: SandboxRequest) => {
   process.send!({ id: request.id, results } satisfies SandboxResponse);
 });
 
+// Build the isolate before saying we are ready, so no request's deadline pays for it.
+sandbox.check('() => true');
+
 // Tell the parent we can take work: its per-request deadline starts only now, not during start-up.
 process.send!({ ready: true });
 
