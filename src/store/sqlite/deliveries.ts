@@ -31,7 +31,7 @@ export function sqliteDeliveries(db: Database.Database) {
     const clause = where.join(' AND ');
     const total = (db.prepare(`SELECT count(*) AS n FROM deliveries WHERE ${clause}`).get(...args) as { n: number }).n;
     const rows = db
-      .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
       .all(...args, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
     return {
       items: rows.map(toDeliveryView),
