@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildServer } from './api/server.ts';
 import type { Config } from './config.ts';
+import { Alerter } from './delivery/alerts.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Router } from './delivery/router.ts';
 import { Sender } from './delivery/sender.ts';
@@ -32,17 +33,32 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
   const store = await openStore(config);
   const metrics = createMetrics(() => store.queueDepth());
   const sender = new Sender();
+  const alerter = new Alerter(logger, config.smtpUrl);
   const dispatcher =
     config.role === 'api'
       ? undefined
-      : new Dispatcher(store, sender, logger, metrics, { concurrency: config.dispatchConcurrency, leaseMarginMs: config.leaseMarginMs });
+      : new Dispatcher(store, sender, logger, metrics, {
+          concurrency: config.dispatchConcurrency,
+          leaseMarginMs: config.leaseMarginMs,
+          retentionDays: config.retentionDays,
+          onBlocked: (subscriber, reason) => void alerter.subscriberBlocked({ subscriber, reason }),
+        });
   const rules = new Rules();
   const router = new Router(store, rules, (ids) => dispatcher?.wake(ids));
 
   let server: FastifyInstance | undefined;
   let url: string | undefined;
   if (config.role !== 'dispatcher') {
-    server = await buildServer({ store, router, rules, metrics, logger, wake: (ids) => dispatcher?.wake(ids) });
+    server = await buildServer({
+      store,
+      router,
+      rules,
+      metrics,
+      logger,
+      sender,
+      wake: (ids) => dispatcher?.wake(ids),
+      rescan: () => void dispatcher?.rescan(),
+    });
     let host = config.host;
     if ((await store.countActiveApiKeys()) === 0) {
       if (!LOOPBACK_HOSTS.has(host)) host = '127.0.0.1';
@@ -65,6 +81,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
       await dispatcher?.stop(config.shutdownGraceMs);
       await sender.close();
       rules.close();
+      alerter.close();
       await store.close();
     })());
 

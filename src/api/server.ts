@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Router } from '../delivery/router.ts';
+import type { Sender } from '../delivery/sender.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Rules } from '../rules/index.ts';
 import type { Store } from '../store/index.ts';
@@ -12,7 +13,9 @@ import { installErrorHandler } from './error-handler.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { filterReducerRoutes } from './routes/filter-reducer.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { serviceRoutes } from './routes/service.ts';
+import { subscriberActionRoutes } from './routes/subscriber-actions.ts';
 import { validateRoutes } from './routes/validate.ts';
 import { subscriberRoutes } from './routes/subscribers.ts';
 import { SubscriberView } from './routes/subscriber-schemas.ts';
@@ -29,6 +32,9 @@ export interface ServerDeps {
   logger: FastifyBaseLogger;
   /** Tells the dispatcher (if this process runs one) that these subscribers have work due now. */
   wake: (subscriberIds: number[]) => void;
+  /** Tells the dispatcher (if any) to look at the whole queue again, after a bulk change. */
+  rescan: () => void;
+  sender: Sender;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -71,6 +77,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(validateRoutes, { rules: deps.rules });
   await app.register(filterReducerRoutes, { store: deps.store, rules: deps.rules });
   await app.register(eventRoutes, { store: deps.store, router: deps.router, metrics: deps.metrics });
-  await app.register(deliveryRoutes, { store: deps.store, wake: deps.wake });
+  await app.register(deliveryRoutes, { store: deps.store, wake: deps.wake, rescan: deps.rescan });
+  await app.register(subscriberActionRoutes, { store: deps.store, sender: deps.sender });
+  await app.register(reportRoutes, { store: deps.store });
   return app;
 }

@@ -17,7 +17,15 @@ export interface DispatcherOptions {
   /** Attempt results wait at most this long to be written together. */
   flushDelayMs?: number;
   random?: () => number;
+  /** Attempts and finished deliveries older than this many days are purged. */
+  retentionDays?: number;
+  /** Told about each subscriber a batch of results blocked. */
+  onBlocked?: (subscriber: DispatchSubscriber, reason: string) => void;
 }
+
+const PURGE_EVERY_MS = 60_000;
+const PURGE_BATCH = 500;
+const DAY_MS = 86_400_000;
 
 interface CachedSubscriber {
   subscriber: DispatchSubscriber;
@@ -45,6 +53,7 @@ export class Dispatcher {
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly userAgent = `hookd/${VERSION}`;
@@ -70,6 +79,31 @@ export class Dispatcher {
     await this.rescan();
     this.rescanTimer = setInterval(() => void this.rescan(), this.options.rescanMs ?? 30_000);
     this.rescanTimer.unref();
+    if (this.options.retentionDays !== undefined) {
+      this.purgeTimer = setInterval(() => void this.purge(), PURGE_EVERY_MS);
+      this.purgeTimer.unref();
+    }
+  }
+
+  /**
+   * Retention: small batches with a turn of the event loop between them, so deliveries never wait long for the
+   * writer. Returns how many rows went.
+   */
+  async purge(now: number = Date.now()): Promise<number> {
+    const cutoff = now - (this.options.retentionDays ?? 30) * DAY_MS;
+    let total = 0;
+    try {
+      for (;;) {
+        const removed = await this.store.purgeExpired(cutoff, PURGE_BATCH, now);
+        total += removed;
+        if (removed === 0 || this.stopped) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (total > 0) this.log.info({ removed: total, cutoff: new Date(cutoff).toISOString() }, 'retention: purged old attempts, deliveries and events');
+    } catch (err) {
+      this.log.error({ err }, 'retention: purge failed; will try again');
+    }
+    return total;
   }
 
   /** Publish calls this: these subscribers have new deliveries due now. */
@@ -82,7 +116,8 @@ export class Dispatcher {
     this.scheduleClaim();
   }
 
-  private async rescan(): Promise<void> {
+  /** Looks at the whole queue again (after a bulk retry, a re-activation, or as the periodic safety net). */
+  async rescan(): Promise<void> {
     try {
       for (const { subscriberId, nextAttemptAt } of await this.store.dueSubscribers()) {
         const at = this.due.get(subscriberId);
@@ -213,7 +248,7 @@ export class Dispatcher {
     }
     let outcome: AttemptOutcome;
     if (ok) outcome = { kind: 'success' };
-    else if (sent.responseCode === 410) outcome = { kind: 'give-up' }; // Gone: the endpoint asked us to stop
+    else if (sent.responseCode === 410) outcome = { kind: 'give-up', gone: true }; // Gone: the endpoint asked us to stop
     else {
       const at = nextAttemptAt({
         policy: subscriber.retry_policy,
@@ -248,7 +283,8 @@ export class Dispatcher {
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        await this.store.recordAttempts(batch, this.nodeId);
+        const { blocked } = await this.store.recordAttempts(batch, this.nodeId);
+        for (const id of blocked) void this.reportBlocked(id, batch);
       } catch (err) {
         // The leases will expire and the deliveries be sent again: at-least-once, nothing lost.
         this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
@@ -264,11 +300,25 @@ export class Dispatcher {
     return this.flushing;
   }
 
+  private async reportBlocked(subscriberId: number, batch: AttemptResult[]): Promise<void> {
+    this.due.delete(subscriberId);
+    const subscriber = await this.store.getSubscriberForDispatch(subscriberId);
+    if (!subscriber) return;
+    const last = batch.filter((r) => r.subscriberId === subscriberId && r.outcome.kind === 'give-up').at(-1);
+    const gone = last?.outcome.kind === 'give-up' && last.outcome.gone;
+    const reason = gone
+      ? `the endpoint answered 410 Gone (delivery ${last!.deliveryId})`
+      : `delivery ${last?.deliveryId} exhausted its retry policy after ${last?.attempt} attempts with no successful delivery ` +
+        `since its first attempt${last?.error ? `; last error: ${last.error}` : ''}`;
+    this.options.onBlocked?.(subscriber, reason);
+  }
+
   /** Stops claiming, lets in-flight attempts finish within the grace period, records them, hands back the rest. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
+    clearInterval(this.purgeTimer);
     const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), grace]);
     await this.flush();

@@ -14,15 +14,23 @@ export const isReservedHeader = (name: string): boolean => RESERVED.has(name.toL
 export interface SigningContext {
   secret: string;
   key: Buffer;
+  /** The key before the last rotation and until when (epoch ms) it still signs alongside. */
+  previous: { key: Buffer; until: number } | null;
   customHeaders: Record<string, string>;
 }
 
-export function signingContext(subscriber: Subscriber): SigningContext {
+type Signable = Subscriber & { previousSecret?: string | null; previousSecretUntil?: number | null };
+
+export function signingContext(subscriber: Signable): SigningContext {
   const customHeaders: Record<string, string> = {};
   for (const [name, value] of Object.entries(subscriber.custom_headers)) {
     if (!isReservedHeader(name)) customHeaders[name.toLowerCase()] = value;
   }
-  return { secret: subscriber.auth_meta.secret, key: signingKey(subscriber.auth_meta.secret), customHeaders };
+  const previous =
+    subscriber.previousSecret && subscriber.previousSecretUntil
+      ? { key: signingKey(subscriber.previousSecret), until: subscriber.previousSecretUntil }
+      : null;
+  return { secret: subscriber.auth_meta.secret, key: signingKey(subscriber.auth_meta.secret), previous, customHeaders };
 }
 
 export function attemptHeaders(ctx: SigningContext, eventId: string, body: string, userAgent: string, nowMs: number): Record<string, string> {
@@ -33,7 +41,8 @@ export function attemptHeaders(ctx: SigningContext, eventId: string, body: strin
     'user-agent': userAgent,
     'webhook-id': eventId,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': webhookSignatureHeader([ctx.key], eventId, timestamp, body),
+    // During a rotation both secrets sign (Standard Webhooks allows several space-separated signatures).
+    'webhook-signature': webhookSignatureHeader(ctx.previous && nowMs < ctx.previous.until ? [ctx.key, ctx.previous.key] : [ctx.key], eventId, timestamp, body),
     'x-fp-event-id': eventId,
     'x-fp-signature': signFp(ctx.secret, body),
   };

@@ -13,8 +13,31 @@ import type {
   SubscriberStatus,
   Tenant,
 } from '../domain/types.ts';
+import type { DeliverySummaryReport, DeliveryTsReport, ReportQuery, ResponseTimeReport } from '../domain/reports.ts';
 
-export type DispatchSubscriber = Subscriber & { deleted: boolean };
+export type { ReportQuery } from '../domain/reports.ts';
+
+export type DispatchSubscriber = Subscriber & {
+  deleted: boolean;
+  /** The secret before the last rotation, still signing alongside the new one until previousSecretUntil. */
+  previousSecret: string | null;
+  previousSecretUntil: number | null;
+};
+
+/** What recording a batch of attempts changed beyond the deliveries themselves. */
+export interface RecordSummary {
+  /** Subscribers this batch blocked (they were active, and now their queued deliveries wait as RESYNC). */
+  blocked: number[];
+}
+
+/** POST P/retry: which deliveries to queue again. Dates bound created_on (inclusive), epoch ms. */
+export interface BulkRetryQuery {
+  startDate: number;
+  endDate: number;
+  subscriberIds?: number[];
+  eventSlugs?: string[];
+  statuses: DeliveryStatus[];
+}
 
 export interface PageQuery {
   pageNo: number;
@@ -65,7 +88,8 @@ export interface ClaimResult {
 export type AttemptOutcome =
   | { kind: 'success' }
   | { kind: 'retry'; nextAttemptAt: number }
-  | { kind: 'give-up' }
+  /** `gone`: the endpoint answered 410, which blocks its subscriber at once. */
+  | { kind: 'give-up'; gone?: boolean }
   /** Not attempted: the subscriber stopped being active after the claim; the delivery waits as RESYNC. */
   | { kind: 'park' };
 
@@ -142,11 +166,30 @@ export interface Store {
   listDeliveries(tenant: Tenant, query: DeliveryQuery): Promise<Paged<DeliveryView>>;
   getDelivery(tenant: Tenant, id: number): Promise<DeliveryDetail | null>;
   retryDelivery(tenant: Tenant, id: number, now: number): Promise<RetryOutcome>;
+  /** Queues matching deliveries again in one statement (never loaded into memory); returns how many. */
+  requeueDeliveries(tenant: Tenant, query: BulkRetryQuery, now: number): Promise<{ queued: number }>;
+  /** Replaces the signing secret; the old one keeps signing until `previousUntil`. False for an unknown id. */
+  rotateSecret(tenant: Tenant, id: number, secret: string, previousUntil: number, now: number): Promise<boolean>;
+  /**
+   * Deletes at most `batch` rows older than `cutoff`: attempts, finished deliveries, events with no delivery left,
+   * expired idempotency keys. Returns how many rows went, so the caller can go on until 0.
+   */
+  purgeExpired(cutoff: number, batch: number, now: number): Promise<number>;
+
+  /** Reports, each one aggregate query (never rows loaded into memory). response_time_ts covers attempts by attempted_at. */
+  responseTimeReport(tenant: Tenant, query: ReportQuery): Promise<ResponseTimeReport>;
+  /** Deliveries created in the range (as GET P/delivery's dates), counted once each by their current status. */
+  deliverySummary(tenant: Tenant, query: ReportQuery): Promise<DeliverySummaryReport>;
+  /** The same counts per time bucket of created_at, every bucket of the range included (zeros too). */
+  deliveryTimeSeries(tenant: Tenant, query: ReportQuery): Promise<DeliveryTsReport>;
 
   /** Leases due deliveries for several subscribers in one transaction. */
   claim(requests: ClaimRequest[], owner: string, now: number): Promise<ClaimResult>;
-  /** Records attempts and moves their deliveries on, in one transaction; ignores rows whose lease `owner` lost. */
-  recordAttempts(results: AttemptResult[], owner: string): Promise<void>;
+  /**
+   * Records attempts and moves their deliveries on, in one transaction; ignores rows whose lease `owner` lost.
+   * A give-up blocks the subscriber when it has had no success since that delivery's run began (or on a 410).
+   */
+  recordAttempts(results: AttemptResult[], owner: string): Promise<RecordSummary>;
   /** Hands back every lease `owner` holds so the deliveries are due at once (graceful shutdown). */
   releaseLeases(owner: string, now: number): Promise<number>;
   /** Subscribers with queued deliveries and when the earliest falls due: the dispatcher's start-up and safety scan. */

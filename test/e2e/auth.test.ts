@@ -22,7 +22,7 @@ describe('authentication', () => {
     const key = created.stdout.trim();
     expect(key).toMatch(/^hkd_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
 
-    await eventually(async () => (await hookd!.call('GET', `${P}/subscriber`)).status === 401, 3000);
+    await eventually(async () => (await hookd!.call('GET', `${P}/subscriber`)).status === 401, 10_000);
     const missing = await hookd.call('GET', `${P}/subscriber`);
     expect(missing.body).toMatchObject({ success: false, code: 'UNAUTHORIZED' });
     expect((await hookd.call('GET', `${P}/subscriber`, undefined, bearer(key))).status).toBe(200);
@@ -48,7 +48,7 @@ describe('authentication', () => {
   it('checks the key before reading the body', async () => {
     hookd = await startTestApp({ role: 'api' });
     const { stdout } = await runHookd(['keys', 'create', '--organization', 'org_1'], { HOOKD_DATABASE_URL: `sqlite:${hookd.dbPath}` });
-    await eventually(async () => (await hookd!.call('GET', `${P}/subscriber`)).status === 401, 3000);
+    await eventually(async () => (await hookd!.call('GET', `${P}/subscriber`)).status === 401, 10_000);
     const res = await hookd.call('POST', `${P}/subscriber`, '{not json');
     expect(res.status).toBe(401);
     const ok = await hookd.call('POST', `${P}/subscriber`, subscriberBody('http://127.0.0.1:9/x'), bearer(stdout.trim()));

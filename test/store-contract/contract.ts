@@ -343,7 +343,7 @@ export function storeContract(name: string, open: OpenStore): void {
         const forDispatch = await store.getSubscriberForDispatch(s.id);
         expect(forDispatch).toMatchObject({ id: s.id, deleted: true, webhook_url: s.webhook_url, auth_meta: s.auth_meta });
         expect(forDispatch!.events).toEqual(s.events);
-        expect(await store.getSubscriberForDispatch(kept.id)).toEqual({ ...kept, deleted: false });
+        expect(await store.getSubscriberForDispatch(kept.id)).toEqual({ ...kept, deleted: false, previousSecret: null, previousSecretUntil: null });
         expect(await store.getSubscriberForDispatch(s.id + 1000)).toBeNull();
 
         // Gone for good: a second delete, a status change or a replace find nothing.
@@ -1043,6 +1043,8 @@ export function storeContract(name: string, open: OpenStore): void {
         await publishOne({ pending: [a.id] });
         const claimed = await claimOne(a.id, 'node-1', T0);
         await store.recordAttempts([attemptResult(claimed, T0 + 10, { kind: 'give-up' })], 'node-1');
+        // Giving up with no success blocked the subscriber; the operator has fixed the endpoint since.
+        await store.setSubscriberStatus(TENANT, a.id, 'active', T0 + 20);
         return { subscriber: a, deliveryId: claimed.id };
       }
 

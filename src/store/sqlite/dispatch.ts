@@ -1,6 +1,6 @@
 // The dispatcher's side of SQLite: lease due deliveries in batches, record attempt results in batches.
 import type Database from 'better-sqlite3';
-import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber } from '../port.ts';
+import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 
 interface ClaimedRow {
   id: number;
@@ -13,7 +13,7 @@ interface ClaimedRow {
   body: string | null;
 }
 
-export function sqliteDispatch(db: Database.Database) {
+export function sqliteDispatch(db: Database.Database, changed: () => void) {
   // One writer, no SKIP LOCKED needed: pick and lease in one statement over the partial "due" index.
   const claimOne = db.prepare(`
     UPDATE deliveries SET next_attempt_at = @leaseUntil, lease_owner = @owner
@@ -43,6 +43,13 @@ export function sqliteDispatch(db: Database.Database) {
     WHERE id = @deliveryId AND lease_owner = @owner`);
   const markSuccess = db.prepare('UPDATE subscribers SET last_success_at = max(coalesce(last_success_at, 0), ?) WHERE id = ?');
   const markFailure = db.prepare('UPDATE subscribers SET last_failure_at = max(coalesce(last_failure_at, 0), ?) WHERE id = ?');
+  // Blocking (DESIGN.md § Delivery semantics): a delivery gave up and its subscriber has had no success since
+  // that delivery's run began — the endpoint is down, not just this event. Its queue is parked as RESYNC.
+  const lastSuccess = db.prepare('SELECT last_success_at FROM subscribers WHERE id = ?').pluck();
+  const block = db.prepare("UPDATE subscribers SET status = 'blocked', updated_at = ? WHERE id = ? AND status = 'active' AND deleted_at IS NULL");
+  const parkQueued = db.prepare(
+    "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL",
+  );
   const release = db.prepare(
     "UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL WHERE lease_owner = ? AND status IN ('PENDING', 'FAILED')",
   );
@@ -86,7 +93,8 @@ export function sqliteDispatch(db: Database.Database) {
     return { deliveries, nextDue: next };
   });
 
-  const record = db.transaction((results: AttemptResult[], owner: string) => {
+  const record = db.transaction((results: AttemptResult[], owner: string): RecordSummary => {
+    const blocked: number[] = [];
     for (const r of results) {
       const params = {
         deliveryId: r.deliveryId,
@@ -107,12 +115,37 @@ export function sqliteDispatch(db: Database.Database) {
       const nextAttemptAt = r.outcome.kind === 'retry' ? r.outcome.nextAttemptAt : null;
       finish.run({ ...params, status, nextAttemptAt, runStartedAt: r.runStartedAt });
       (r.outcome.kind === 'success' ? markSuccess : markFailure).run(r.attemptedAt, r.subscriberId);
+      if (r.outcome.kind === 'give-up') {
+        const since = lastSuccess.get(r.subscriberId) as number | null | undefined;
+        const down = r.outcome.gone === true || since == null || since < r.runStartedAt;
+        if (down && block.run(r.attemptedAt, r.subscriberId).changes > 0) {
+          parkQueued.run(r.subscriberId);
+          blocked.push(r.subscriberId);
+        }
+      }
     }
+    return { blocked };
   });
 
+  // Leases and attempt results need no fsync of their own: losing them to a power cut only means a delivery is
+  // sent again (at-least-once), and the next durable commit (a publish) syncs the WAL frames before it anyway.
+  // A process crash loses nothing either way: committed WAL frames are in the OS's page cache.
+  const relaxed = <T>(run: () => T): T => {
+    db.pragma('synchronous = NORMAL');
+    try {
+      return run();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  };
+
   return {
-    claim: (requests: ClaimRequest[], owner: string, now: number) => claim.immediate(requests, owner, now),
-    record: (results: AttemptResult[], owner: string) => record.immediate(results, owner),
+    claim: (requests: ClaimRequest[], owner: string, now: number) => relaxed(() => claim.immediate(requests, owner, now)),
+    record: (results: AttemptResult[], owner: string): RecordSummary => {
+      const summary = relaxed(() => record.immediate(results, owner));
+      if (summary.blocked.length > 0) changed();
+      return summary;
+    },
     release: (owner: string, now: number) => release.run(now, owner).changes,
     due: () => due.all() as DueSubscriber[],
     queueDepth: () => queued.get() as number,

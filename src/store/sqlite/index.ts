@@ -7,7 +7,9 @@ import { sqliteApiKeys } from './api-keys.ts';
 import { sqliteDeliveries } from './deliveries.ts';
 import { sqliteDispatch } from './dispatch.ts';
 import { sqliteEvents } from './events.ts';
+import { sqliteLifecycle } from './lifecycle.ts';
 import { migrateSqlite } from './migrate.ts';
+import { sqliteReports } from './reports.ts';
 import { sqliteSubscribers } from './subscribers.ts';
 
 export function sqlitePath(databaseUrl: string): string {
@@ -34,12 +36,16 @@ class SqliteStore implements Store {
   private readonly deliveries;
   private readonly dispatch;
   private readonly apiKeys;
+  private readonly lifecycle;
+  private readonly reports;
 
   constructor(private readonly db: Database.Database) {
     this.subscribers = sqliteSubscribers(db, () => this.listeners.forEach((l) => l()));
     this.events = sqliteEvents(db);
     this.deliveries = sqliteDeliveries(db);
-    this.dispatch = sqliteDispatch(db);
+    this.dispatch = sqliteDispatch(db, () => this.listeners.forEach((l) => l()));
+    this.lifecycle = sqliteLifecycle(db);
+    this.reports = sqliteReports(db);
     this.apiKeys = sqliteApiKeys(db);
   }
 
@@ -72,6 +78,18 @@ class SqliteStore implements Store {
   listDeliveries: Store['listDeliveries'] = async (t, q) => this.deliveries.list(t, q);
   getDelivery: Store['getDelivery'] = async (t, id) => this.deliveries.get(t, id);
   retryDelivery: Store['retryDelivery'] = async (t, id, now) => this.deliveries.retry(t, id, now);
+
+  requeueDeliveries: Store['requeueDeliveries'] = async (t, q, now) => this.lifecycle.requeue(t, q, now);
+  rotateSecret: Store['rotateSecret'] = async (t, id, secret, until, now) => {
+    const ok = this.lifecycle.rotate(t, id, secret, until, now);
+    if (ok) this.listeners.forEach((l) => l());
+    return ok;
+  };
+  purgeExpired: Store['purgeExpired'] = async (cutoff, batch, now) => this.lifecycle.purge(cutoff, batch, now);
+
+  responseTimeReport: Store['responseTimeReport'] = async (t, q) => this.reports.responseTime(t, q);
+  deliverySummary: Store['deliverySummary'] = async (t, q) => this.reports.summary(t, q);
+  deliveryTimeSeries: Store['deliveryTimeSeries'] = async (t, q) => this.reports.timeSeries(t, q);
 
   claim: Store['claim'] = async (requests, owner, now) => this.dispatch.claim(requests, owner, now);
   recordAttempts: Store['recordAttempts'] = async (results, owner) => this.dispatch.record(results, owner);

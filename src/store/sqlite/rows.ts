@@ -23,6 +23,8 @@ export interface SubscriberRow {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+  previous_secret: string | null;
+  previous_secret_until: number | null;
 }
 
 export interface SubscriptionRow {

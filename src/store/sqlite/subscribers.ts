@@ -154,7 +154,9 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
     },
     getForDispatch(id: number): DispatchSubscriber | null {
       const row = selectAny.get(id) as SubscriberRow | undefined;
-      return row ? { ...hydrate(row), deleted: row.deleted_at !== null } : null;
+      return row
+        ? { ...hydrate(row), deleted: row.deleted_at !== null, previousSecret: row.previous_secret, previousSecretUntil: row.previous_secret_until }
+        : null;
     },
     list,
     replace: (tenant: Tenant, id: number, input: SubscriberInput, now: number) => {

@@ -1,0 +1,38 @@
+// POST …/subscriber/{id}/ping: one signed `ping` event sent now, answered with what the endpoint did.
+import { serializeEnvelope } from '../domain/envelope.ts';
+import { newEventId } from '../domain/ids.ts';
+import type { DispatchSubscriber } from '../store/index.ts';
+import { VERSION } from '../version.ts';
+import { attemptHeaders, signingContext } from './request.ts';
+import type { Sender } from './sender.ts';
+
+export const PING_SLUG = 'system/webhook/ping/v1';
+
+export interface PingResult {
+  status: 'SUCCESS' | 'FAILED';
+  code: number;
+  message: string;
+  response_time: number;
+}
+
+export async function pingSubscriber(subscriber: DispatchSubscriber, sender: Sender, now: number = Date.now()): Promise<PingResult> {
+  const eventId = newEventId(now);
+  const body = serializeEnvelope({
+    eventId,
+    slug: PING_SLUG,
+    createdAt: now,
+    traceId: [],
+    companyId: subscriber.association.company_id,
+    applicationId: null,
+    payload: { subscriber_id: subscriber.id, message: 'ping from hookd' },
+  });
+  const headers = attemptHeaders(signingContext(subscriber), eventId, body, `hookd/${VERSION}`, now);
+  const sent = await sender.send(subscriber.webhook_url, headers, body, subscriber.timeout_ms);
+  const ok = sent.responseCode >= 200 && sent.responseCode < 300;
+  return {
+    status: ok ? 'SUCCESS' : 'FAILED',
+    code: sent.responseCode,
+    message: ok ? `HTTP ${sent.responseCode}` : (sent.error ?? `HTTP ${sent.responseCode}`),
+    response_time: sent.durationMs,
+  };
+}

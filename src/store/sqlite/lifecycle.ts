@@ -1,0 +1,69 @@
+// Operations on many deliveries at once (bulk retry, retention) and secret rotation, each a few statements.
+import type Database from 'better-sqlite3';
+import type { Tenant } from '../../domain/types.ts';
+import type { BulkRetryQuery } from '../port.ts';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+export function sqliteLifecycle(db: Database.Database) {
+  const rotate = db.prepare(`
+    UPDATE subscribers SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
+    WHERE id = ? AND organization_id = ? AND extension_id = ? AND deleted_at IS NULL`);
+
+  // Retention: each statement removes at most `batch` rows, so a purge never holds the writer for long.
+  const purgeAttempts = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < ? LIMIT ?)');
+  const purgeDeliveries = db.prepare(`
+    DELETE FROM deliveries WHERE id IN (
+      SELECT id FROM deliveries WHERE created_at < ? AND status IN ('SUCCESS', 'DISABLED', 'FILTER_ERROR') LIMIT ?)`);
+  const purgeEvents = db.prepare(`
+    DELETE FROM events WHERE seq IN (
+      SELECT seq FROM events e WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq) LIMIT ?)`);
+  const purgeKeys = db.prepare(`
+    DELETE FROM idempotency_keys WHERE (organization_id, extension_id, company_id, key) IN (
+      SELECT organization_id, extension_id, company_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`);
+
+  const purge = db.transaction((cutoff: number, batch: number, now: number): number => {
+    let removed = purgeAttempts.run(cutoff, batch).changes;
+    removed += purgeDeliveries.run(cutoff, batch).changes;
+    removed += purgeEvents.run(cutoff, batch).changes;
+    removed += purgeKeys.run(Math.min(cutoff, now - IDEMPOTENCY_TTL_MS), batch).changes;
+    return removed;
+  });
+
+  function requeue(tenant: Tenant, q: BulkRetryQuery, now: number): { queued: number } {
+    const where = [
+      'd.organization_id = ?', 'd.extension_id = ?', 'd.created_at >= ?', 'd.created_at <= ?',
+      `d.status IN (${q.statuses.map(() => '?').join(', ')})`,
+      // A FILTER_ERROR is a record of a filter that failed, never something to send.
+      "d.status <> 'FILTER_ERROR'",
+    ];
+    const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate, ...q.statuses];
+    if (q.subscriberIds?.length) {
+      where.push(`d.subscriber_id IN (${q.subscriberIds.map(() => '?').join(', ')})`);
+      args.push(...q.subscriberIds);
+    }
+    if (q.eventSlugs?.length) {
+      where.push(`d.event_slug IN (${q.eventSlugs.map(() => '?').join(', ')})`);
+      args.push(...q.eventSlugs);
+    }
+    // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
+    // an inactive or blocked one are parked as RESYNC.
+    const { changes } = db
+      .prepare(`
+        UPDATE deliveries AS d SET
+          status = CASE WHEN s.status = 'active' THEN 'PENDING' ELSE 'RESYNC' END,
+          next_attempt_at = CASE WHEN s.status = 'active' THEN ? ELSE NULL END,
+          lease_owner = NULL, run_attempts = 0, run_started_at = NULL
+        FROM subscribers AS s
+        WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}`)
+      .run(now, ...args);
+    return { queued: changes };
+  }
+
+  return {
+    requeue,
+    rotate: (tenant: Tenant, id: number, secret: string, previousUntil: number, now: number): boolean =>
+      rotate.run(previousUntil, secret, now, id, tenant.organizationId, tenant.extensionId).changes > 0,
+    purge: (cutoff: number, batch: number, now: number): number => purge.immediate(cutoff, batch, now),
+  };
+}

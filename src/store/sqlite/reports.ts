@@ -1,0 +1,140 @@
+// Reports: aggregate queries over the attempt log and the deliveries, grouped in SQL by time bucket, response
+// code or event slug. Only the groups come back to JavaScript, never the rows (see 002_reports.sql for indexes).
+import type Database from 'better-sqlite3';
+import {
+  INTERVAL_MS,
+  bucketStart,
+  formatMs,
+  percentage,
+  type DeliveryEventLevel,
+  type DeliverySummaryReport,
+  type DeliveryTsReport,
+  type ReportQuery,
+  type ResponseTimeReport,
+} from '../../domain/reports.ts';
+import type { Tenant } from '../../domain/types.ts';
+import { isoNow } from './rows.ts';
+
+// How a delivery counts, by its current status. The error text is the one deleteSubscriber writes when it cancels
+// queued deliveries (subscribers.ts): a cancellation, not a failure of the endpoint.
+const CANCELLED = "(status = 'DISABLED' AND last_error IS 'subscriber deleted')";
+const SUCCESS = "status = 'SUCCESS'";
+const FAILED = `(status = 'FAILED' OR (status = 'DISABLED' AND NOT ${CANCELLED}))`;
+const REMOVED = `(status = 'RESYNC' OR ${CANCELLED})`;
+
+interface ResponseTimeRow {
+  bucket: number;
+  code: number;
+  mean: number;
+  attempts: number;
+  deliveries: number;
+}
+
+interface CountsRow {
+  success: number;
+  failed: number;
+  removed: number;
+  total: number;
+}
+
+export function sqliteReports(db: Database.Database) {
+  const statements = new Map<string, Database.Statement>();
+  const prepared = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+    return statement;
+  };
+
+  /** Tenant, inclusive range on `timeColumn`, and the optional company and subscriber filters. */
+  function where(tenant: Tenant, q: ReportQuery, timeColumn: string, alias = '') {
+    const clauses = [`${alias}organization_id = ?`, `${alias}extension_id = ?`, `${alias}${timeColumn} BETWEEN ? AND ?`];
+    const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate];
+    if (q.companyId !== undefined) (clauses.push(`${alias}company_id = ?`), args.push(q.companyId));
+    if (q.subscriberId !== undefined) (clauses.push(`${alias}subscriber_id = ?`), args.push(q.subscriberId));
+    return { clause: clauses.join(' AND '), args };
+  }
+
+  function responseTime(tenant: Tenant, q: ReportQuery): ResponseTimeReport {
+    const { clause, args } = where(tenant, q, 'attempted_at');
+    const rows = prepared(`
+      SELECT attempted_at - (attempted_at % ?) AS bucket, response_code AS code, avg(duration_ms) AS mean,
+        count(*) AS attempts, count(DISTINCT delivery_id) AS deliveries
+      FROM attempts WHERE ${clause}
+      GROUP BY bucket, code ORDER BY bucket, code`).all(INTERVAL_MS[q.interval], ...args) as ResponseTimeRow[];
+    return {
+      avg_response_time_ts: rows.map((r) => ({
+        last_attempted_on: isoNow(r.bucket),
+        response_code: r.code,
+        response_time: formatMs(r.mean),
+        attempt: r.attempts,
+        total: r.deliveries,
+      })),
+    };
+  }
+
+  const summary = db.transaction((tenant: Tenant, q: ReportQuery): DeliverySummaryReport => {
+    const { clause, args } = where(tenant, q, 'created_at');
+    const counts = prepared(`
+      SELECT event_slug AS event, sum(${SUCCESS}) AS success, sum(${FAILED}) AS failed, sum(${REMOVED}) AS removed,
+        count(*) AS total
+      FROM deliveries WHERE ${clause}
+      GROUP BY event_slug ORDER BY event_slug`).all(...args) as (CountsRow & { event: string })[];
+    const joined = where(tenant, q, 'created_at', 'd.');
+    const timings = prepared(`
+      SELECT d.event_slug AS event, count(*) AS attempts, total(a.duration_ms) AS duration
+      FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
+      WHERE ${joined.clause}
+      GROUP BY d.event_slug`).all(...joined.args) as { event: string; attempts: number; duration: number }[];
+    const timing = new Map(timings.map((t) => [t.event, t]));
+
+    const meanOf = (attempts: number, duration: number) => (attempts === 0 ? null : formatMs(duration / attempts));
+    const all = { success: 0, failed: 0, removed: 0, total: 0, attempts: 0, duration: 0 };
+    const levels: DeliveryEventLevel[] = counts.map((c) => {
+      const t = timing.get(c.event) ?? { attempts: 0, duration: 0 };
+      all.success += c.success;
+      all.failed += c.failed;
+      all.removed += c.removed;
+      all.total += c.total;
+      all.attempts += t.attempts;
+      all.duration += t.duration;
+      return {
+        event: c.event,
+        success: c.success,
+        failed: c.failed,
+        failed_percentage: percentage(c.failed, c.total),
+        removed_webhooks: c.removed,
+        total: c.total,
+        response_time: meanOf(t.attempts, t.duration),
+      };
+    });
+    return {
+      delivery_event_level: levels,
+      delivery_summary: {
+        success: all.success,
+        response_time: meanOf(all.attempts, all.duration),
+        failed_percentage: percentage(all.failed, all.total),
+        removed_webhooks: all.removed,
+      },
+    };
+  });
+
+  function timeSeries(tenant: Tenant, q: ReportQuery): DeliveryTsReport {
+    const size = INTERVAL_MS[q.interval];
+    const { clause, args } = where(tenant, q, 'created_at');
+    const rows = prepared(`
+      SELECT created_at - (created_at % ?) AS bucket, sum(${SUCCESS}) AS success, sum(${FAILED}) AS failed,
+        sum(${REMOVED}) AS removed
+      FROM deliveries WHERE ${clause}
+      GROUP BY bucket`).all(size, ...args) as (Omit<CountsRow, 'total'> & { bucket: number })[];
+    const byBucket = new Map(rows.map((r) => [r.bucket, r]));
+    // Every bucket of the range, empty ones as zeros, so a chart needs no gap filling (at most MAX_BUCKETS).
+    const items = [];
+    for (let at = bucketStart(q.startDate, q.interval); at <= q.endDate; at += size) {
+      const r = byBucket.get(at);
+      items.push({ timestamp: isoNow(at), success: r?.success ?? 0, failed: r?.failed ?? 0, removed_webhooks: r?.removed ?? 0 });
+    }
+    return { delivery_ts: items };
+  }
+
+  return { responseTime, summary: (tenant: Tenant, q: ReportQuery) => summary.deferred(tenant, q), timeSeries };
+}
