@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   registry: Registry;
   eventsPublished: Counter<'organization_id'>;
-  attempts: Counter<'outcome'>;
+  attempts: Counter<'outcome' | 'subscriber_id'>;
   deliveryDuration: Histogram<'outcome'>;
 }
 
@@ -30,10 +30,11 @@ export function createMetrics(queueDepth?: () => Promise<number>): Metrics {
       labelNames: ['organization_id'],
       registers: [registry],
     }),
+    // Per subscriber so an operator can see who fails; bounded by the number of subscribers (never event ids).
     attempts: new Counter({
       name: 'hookd_delivery_attempts_total',
-      help: 'Delivery attempts made by this process.',
-      labelNames: ['outcome'],
+      help: 'Delivery attempts made by this process, by outcome and subscriber.',
+      labelNames: ['outcome', 'subscriber_id'],
       registers: [registry],
     }),
     deliveryDuration: new Histogram({

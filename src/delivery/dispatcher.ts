@@ -261,7 +261,7 @@ export class Dispatcher {
       outcome = at === null ? { kind: 'give-up' } : { kind: 'retry', nextAttemptAt: at };
     }
     const label = ok ? 'success' : 'failure';
-    this.metrics.attempts.inc({ outcome: label });
+    this.metrics.attempts.inc({ outcome: label, subscriber_id: String(subscriber.id) });
     this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
     this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
   }

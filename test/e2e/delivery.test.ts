@@ -104,6 +104,10 @@ describe('delivery', () => {
     expect(d.attempts.map((a: { response_code: number }) => a.response_code)).toEqual([500, 500, 200]);
     expect(d.attempts[0].response_body).toBe('boom');
     expect(d.attempts[0].error).toBe('HTTP 500');
+    const metrics = (await hookd.call('GET', '/metrics')).body as string;
+    const sid = d.subscriber_id;
+    expect(metrics).toContain(`hookd_delivery_attempts_total{outcome="failure",subscriber_id="${sid}"} 2`);
+    expect(metrics).toContain(`hookd_delivery_attempts_total{outcome="success",subscriber_id="${sid}"} 1`);
   });
 
   it('gives up after max_attempts and marks the delivery DISABLED', async () => {
