@@ -7,6 +7,7 @@ import { Alerter } from './delivery/alerts.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Router } from './delivery/router.ts';
 import { Sender } from './delivery/sender.ts';
+import { webhookUrlProblem, type Lookup } from './delivery/ssrf.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Rules } from './rules/index.ts';
 import { openStore, type Store } from './store/index.ts';
@@ -29,10 +30,15 @@ export function createLogger(config: Pick<Config, 'logLevel'>): FastifyBaseLogge
   return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.secret', '*.auth_meta'] }) as FastifyBaseLogger;
 }
 
-export async function startApp(config: Config, logger: FastifyBaseLogger = createLogger(config)): Promise<App> {
+export interface AppOverrides {
+  /** DNS lookup for the SSRF guard (tests simulate rebinding with it; there is no DNS server here). */
+  lookup?: Lookup;
+}
+
+export async function startApp(config: Config, logger: FastifyBaseLogger = createLogger(config), overrides: AppOverrides = {}): Promise<App> {
   const store = await openStore(config);
   const metrics = createMetrics(() => store.queueDepth());
-  const sender = new Sender();
+  const sender = new Sender({ allowPrivateNetworks: config.allowPrivateNetworks, lookup: overrides.lookup });
   const alerter = new Alerter(logger, config.smtpUrl);
   const dispatcher =
     config.role === 'api'
@@ -56,6 +62,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
       metrics,
       logger,
       sender,
+      checkWebhookUrl: config.allowPrivateNetworks ? async () => null : (url) => webhookUrlProblem(url, overrides.lookup),
       wake: (ids) => dispatcher?.wake(ids),
       rescan: () => void dispatcher?.rescan(),
     });

@@ -35,6 +35,8 @@ export interface ServerDeps {
   /** Tells the dispatcher (if any) to look at the whole queue again, after a bulk change. */
   rescan: () => void;
   sender: Sender;
+  /** Why a webhook URL is refused (SSRF guard), or null. */
+  checkWebhookUrl: (url: URL) => Promise<string | null>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -73,7 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   installAuth(app, new Authenticator(deps.store));
   await app.register(serviceRoutes, { store: deps.store, metrics: deps.metrics });
-  await app.register(subscriberRoutes, { store: deps.store, rules: deps.rules });
+  await app.register(subscriberRoutes, { store: deps.store, rules: deps.rules, checkWebhookUrl: deps.checkWebhookUrl });
   await app.register(validateRoutes, { rules: deps.rules });
   await app.register(filterReducerRoutes, { store: deps.store, rules: deps.rules });
   await app.register(eventRoutes, { store: deps.store, router: deps.router, metrics: deps.metrics });

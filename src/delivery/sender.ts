@@ -1,5 +1,6 @@
 // One HTTP attempt with undici: pooled keep-alive connections per origin, a hard deadline, a capped response body.
 import { Agent, request } from 'undici';
+import { blockedAddressReason, guardedLookup, type Lookup } from './ssrf.ts';
 
 export const RESPONSE_BODY_LIMIT = 4096;
 
@@ -12,11 +13,36 @@ export interface SendResult {
   retryAfter: string | undefined;
 }
 
+export interface SenderOptions {
+  /** Let webhooks reach loopback and private addresses (tests, local development). */
+  allowPrivateNetworks: boolean;
+  /** The DNS lookup behind the connect-time guard (the system resolver unless a test gives another). */
+  lookup?: Lookup;
+}
+
 export class Sender {
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: 10_000 } });
+  private readonly agent: Agent;
+  private readonly guard: boolean;
+
+  constructor(options: SenderOptions = { allowPrivateNetworks: false }) {
+    this.guard = !options.allowPrivateNetworks;
+    // Redirects are never followed (undici's request does not), so a 3xx cannot lead anywhere the guard did not see.
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      connect: this.guard ? { timeout: 10_000, lookup: guardedLookup(options.lookup) } : { timeout: 10_000 },
+    });
+  }
 
   async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
     const started = performance.now();
+    if (this.guard) {
+      // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
+      const refused = blockedAddressReason(new URL(url).hostname);
+      if (refused) {
+        return { responseCode: 0, durationMs: 0, responseBody: null, error: `refused to connect: ${refused} (SSRF guard)`, retryAfter: undefined };
+      }
+    }
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       const res = await request(url, {
@@ -78,6 +104,7 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Pr
 
 function describeNetworkError(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.cause?.code === 'EHOOKDSSRF' || e.code === 'EHOOKDSSRF') return `${e.cause?.message ?? e.message} (SSRF guard)`;
   const code = e.cause?.code ?? e.code;
   const message = e.cause?.message ?? e.message ?? String(err);
   return code ? `${code}: ${message}` : message;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { startApp, type App } from '../../src/app.ts';
+import { startApp, type App, type AppOverrides } from '../../src/app.ts';
 import { configWith, type Config } from '../../src/config.ts';
 
 export const ORG = 'org_1';
@@ -53,11 +53,10 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'hookd-test-'));
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}, dir = tempDir()): Promise<TestApp> {
+export async function startTestApp(overrides: Partial<Config> = {}, dir = tempDir(), appOverrides: AppOverrides = {}): Promise<TestApp> {
   const dbPath = join(dir, 'hookd.db');
-  const app = await startApp(
-    configWith({ port: 0, databaseUrl: `sqlite:${dbPath}`, logLevel: 'silent', allowPrivateNetworks: true, leaseMarginMs: 1000, shutdownGraceMs: 2000, ...overrides }),
-  );
+  const config = configWith({ port: 0, databaseUrl: `sqlite:${dbPath}`, logLevel: 'silent', allowPrivateNetworks: true, leaseMarginMs: 1000, shutdownGraceMs: 2000, ...overrides });
+  const app = await startApp(config, undefined, appOverrides);
   const url = app.url ?? '';
   const c = client(url);
   return {
