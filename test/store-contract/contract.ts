@@ -1186,6 +1186,215 @@ export function storeContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('reports', () => {
+      const SLUG_A = 'company/product/create/v1';
+      const SLUG_B = 'application/order/placed/v1';
+      const FAR = T0 + 1000 * HOUR;
+
+      /** Claims the one due delivery of `subscriberId` at `at` and records an attempt with this code and duration. */
+      async function attempt(subscriberId: number, at: number, responseCode: number, durationMs: number, outcome: AttemptOutcome) {
+        const claimed = await claimOne(subscriberId, 'node-r', at);
+        await store.recordAttempts(
+          [attemptResult(claimed, at, outcome, { responseCode, durationMs, error: responseCode >= 200 && responseCode < 300 ? null : `HTTP ${responseCode}` })],
+          'node-r',
+        );
+        return claimed.id;
+      }
+
+      /**
+       * Known data (T0 = 08:00 UTC). Attempts, all in TENANT unless said:
+       *   a (company 1): d1 500/100 ms @+10 s, 500/200 ms @+40 s, 200/50 ms @+70 s → SUCCESS; d2 200/30 ms @+20 s;
+       *                  d5 200/21 ms @+50 s; d4 (created 09:00) 200/10.5 ms @09:00:05
+       *   b (company 2): d3 0/2000 ms @+30 s → FAILED (retry far away)
+       *   g (company 1): e1 (slug B) 503/40 ms @09:00:10 → gives up: DISABLED, g blocked, e2 (slug B) parked as RESYNC
+       *   x (company 1): e3 queued at 10:00, then x deleted → DISABLED "subscriber deleted"
+       *   a: e4 (slug B) PENDING at 10:00; a FILTER_ERROR record (slug B) at 10:00
+       *   c (other extension): 200/999 ms @+15 s
+       */
+      async function seed() {
+        const a = await create();
+        const b = await create({ association: { company_id: 2, application_id: [], criteria: 'ALL' } });
+        const g = await create();
+        const x = await create();
+        const c = await create({}, OTHER_EXTENSION);
+
+        await publishOne({ pending: [a.id], createdAt: T0 });
+        const d1 = await attempt(a.id, T0 + 10 * SECOND, 500, 100, { kind: 'retry', nextAttemptAt: T0 + 40 * SECOND });
+        await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const d2 = await attempt(a.id, T0 + 20 * SECOND, 200, 30, { kind: 'success' });
+        await publishOne({ pending: [b.id], companyId: 2, createdAt: T0 + 3 });
+        const d3 = await attempt(b.id, T0 + 30 * SECOND, 0, 2000, { kind: 'retry', nextAttemptAt: FAR });
+        expect(await attempt(a.id, T0 + 40 * SECOND, 500, 200, { kind: 'retry', nextAttemptAt: T0 + 70 * SECOND })).toBe(d1);
+        await publishOne({ pending: [a.id], createdAt: T0 + 2 });
+        const d5 = await attempt(a.id, T0 + 50 * SECOND, 200, 21, { kind: 'success' });
+        expect(await attempt(a.id, T0 + 70 * SECOND, 200, 50, { kind: 'success' })).toBe(d1);
+        await publishOne({ pending: [a.id], createdAt: T0 + HOUR });
+        const d4 = await attempt(a.id, T0 + HOUR + 5 * SECOND, 200, 10.5, { kind: 'success' });
+
+        const other = await publishOne({ pending: [c.id], createdAt: T0 }, OTHER_EXTENSION);
+        const claimedC = await claimOne(c.id, 'node-r', T0 + 15 * SECOND);
+        await store.recordAttempts([attemptResult(claimedC, T0 + 15 * SECOND, { kind: 'success' }, { responseCode: 200, durationMs: 999 })], 'node-r');
+        expect(claimedC.eventId).toBe(other.event.id);
+
+        await publishOne({ pending: [g.id], slug: SLUG_B, createdAt: T0 + HOUR + 1 });
+        const e1 = await claimOne(g.id, 'node-r', T0 + HOUR + 10 * SECOND);
+        const e2 = await publishOne({ pending: [g.id], slug: SLUG_B, createdAt: T0 + HOUR + 2 });
+        const summary = await store.recordAttempts(
+          [attemptResult(e1, T0 + HOUR + 10 * SECOND, { kind: 'give-up' }, { responseCode: 503, durationMs: 40 })],
+          'node-r',
+        );
+        expect(summary.blocked).toEqual([g.id]);
+        expect((await deliveryOf(e2.event.id, g.id)).status).toBe('RESYNC');
+
+        const e3 = await publishOne({ pending: [x.id], createdAt: T0 + 2 * HOUR });
+        await store.deleteSubscriber(TENANT, x.id, T0 + 2 * HOUR + SECOND);
+        expect((await deliveryOf(e3.event.id, x.id)).status).toBe('DISABLED');
+        await publishOne({ pending: [a.id], slug: SLUG_B, createdAt: T0 + 2 * HOUR + 2 });
+        await publishOne({ slug: SLUG_B, createdAt: T0 + 2 * HOUR + 3, deliveries: [{ subscriberId: a.id, status: 'FILTER_ERROR', error: 'filter threw' }] });
+        return { a, b, g, x, c, d1, d2, d3, d4, d5 };
+      }
+
+      const item = (at: number, code: number, time: string, attempts: number, total: number) => ({
+        last_attempted_on: iso(at),
+        response_code: code,
+        response_time: time,
+        attempt: attempts,
+        total,
+      });
+
+      it('response_time_ts: one item per (minute, code), sorted by time then code, with means to two decimals', async () => {
+        await seed();
+        const report = await store.responseTimeReport(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'minute' });
+        expect(report.avg_response_time_ts).toEqual([
+          item(T0, 0, '2000.00', 1, 1),
+          item(T0, 200, '25.50', 2, 2),
+          item(T0, 500, '150.00', 2, 1),
+          item(T0 + 60 * SECOND, 200, '50.00', 1, 1),
+          item(T0 + HOUR, 200, '10.50', 1, 1),
+          item(T0 + HOUR, 503, '40.00', 1, 1),
+        ]);
+      });
+
+      it('response_time_ts: hour and day buckets (UTC), attempt vs distinct deliveries', async () => {
+        await seed();
+        const hours = await store.responseTimeReport(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'hour' });
+        expect(hours.avg_response_time_ts).toEqual([
+          item(T0, 0, '2000.00', 1, 1),
+          // d2 30, d5 21, d1 50: 101 / 3
+          item(T0, 200, '33.67', 3, 3),
+          item(T0, 500, '150.00', 2, 1),
+          item(T0 + HOUR, 200, '10.50', 1, 1),
+          item(T0 + HOUR, 503, '40.00', 1, 1),
+        ]);
+        const days = await store.responseTimeReport(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'day' });
+        const midnight = Date.UTC(2027, 0, 15);
+        expect(days.avg_response_time_ts).toEqual([
+          item(midnight, 0, '2000.00', 1, 1),
+          // 30 + 21 + 50 + 10.5 = 111.5 over 4
+          item(midnight, 200, '27.88', 4, 4),
+          item(midnight, 500, '150.00', 2, 1),
+          item(midnight, 503, '40.00', 1, 1),
+        ]);
+      });
+
+      it('response_time_ts: the range is inclusive on attempted_at', async () => {
+        await seed();
+        const first = T0 + 10 * SECOND;
+        const only = await store.responseTimeReport(TENANT, { startDate: first, endDate: first, interval: 'minute' });
+        expect(only.avg_response_time_ts).toEqual([item(T0, 500, '100.00', 1, 1)]);
+        const after = await store.responseTimeReport(TENANT, { startDate: first + 1, endDate: T0 + HOUR + 5 * SECOND - 1, interval: 'hour' });
+        expect(after.avg_response_time_ts).toEqual([item(T0, 0, '2000.00', 1, 1), item(T0, 200, '33.67', 3, 3), item(T0, 500, '200.00', 1, 1)]);
+        const none = await store.responseTimeReport(TENANT, { startDate: T0 + 5 * HOUR, endDate: T0 + 6 * HOUR, interval: 'hour' });
+        expect(none.avg_response_time_ts).toEqual([]);
+      });
+
+      it('response_time_ts: company and subscriber filters, and tenant isolation', async () => {
+        const { a, b } = await seed();
+        const range = { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'hour' as const };
+        const company2 = await store.responseTimeReport(TENANT, { ...range, companyId: 2 });
+        expect(company2.avg_response_time_ts).toEqual([item(T0, 0, '2000.00', 1, 1)]);
+        expect(await store.responseTimeReport(TENANT, { ...range, subscriberId: b.id })).toEqual(company2);
+        const ofA = await store.responseTimeReport(TENANT, { ...range, subscriberId: a.id });
+        expect(ofA.avg_response_time_ts.map((i) => [i.last_attempted_on, i.response_code, i.attempt])).toEqual([
+          [iso(T0), 200, 3],
+          [iso(T0), 500, 2],
+          [iso(T0 + HOUR), 200, 1],
+        ]);
+        expect((await store.responseTimeReport(TENANT, { ...range, companyId: 2, subscriberId: a.id })).avg_response_time_ts).toEqual([]);
+
+        const otherExtension = await store.responseTimeReport(OTHER_EXTENSION, range);
+        expect(otherExtension.avg_response_time_ts).toEqual([item(T0, 200, '999.00', 1, 1)]);
+        expect((await store.responseTimeReport(OTHER_ORGANIZATION, range)).avg_response_time_ts).toEqual([]);
+        // A subscriber id of another tenant gives nothing, even though ids are unique store-wide.
+        expect((await store.responseTimeReport(OTHER_EXTENSION, { ...range, subscriberId: a.id })).avg_response_time_ts).toEqual([]);
+      });
+
+      it('delivery_summary: per event slug and overall, by current status of deliveries created in the range', async () => {
+        await seed();
+        const report = await store.deliverySummary(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'hour' });
+        expect(report).toEqual({
+          delivery_event_level: [
+            // e1 DISABLED (gave up), e2 RESYNC, e4 PENDING, FILTER_ERROR; one attempt of 40 ms
+            { event: SLUG_B, success: 0, failed: 1, failed_percentage: 25, removed_webhooks: 1, total: 4, response_time: '40.00' },
+            // d1 d2 d4 d5 SUCCESS, d3 FAILED, e3 cancelled; attempts 100+200+50+30+21+10.5+2000 = 2411.5 over 7
+            { event: SLUG_A, success: 4, failed: 1, failed_percentage: 16.67, removed_webhooks: 1, total: 6, response_time: '344.50' },
+          ],
+          // 2451.5 ms over 8 attempts; 2 failed of 10
+          delivery_summary: { success: 4, response_time: '306.44', failed_percentage: 20, removed_webhooks: 2 },
+        });
+      });
+
+      it('delivery_summary: filters, ranges on created_at, tenant isolation, and an empty range', async () => {
+        const { b, x } = await seed();
+        const range = { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'hour' as const };
+        const ofB = await store.deliverySummary(TENANT, { ...range, subscriberId: b.id });
+        expect(ofB).toEqual({
+          delivery_event_level: [{ event: SLUG_A, success: 0, failed: 1, failed_percentage: 100, removed_webhooks: 0, total: 1, response_time: '2000.00' }],
+          delivery_summary: { success: 0, response_time: '2000.00', failed_percentage: 100, removed_webhooks: 0 },
+        });
+        expect(await store.deliverySummary(TENANT, { ...range, companyId: 2 })).toEqual(ofB);
+        const ofX = await store.deliverySummary(TENANT, { ...range, subscriberId: x.id });
+        expect(ofX.delivery_event_level).toEqual([
+          { event: SLUG_A, success: 0, failed: 0, failed_percentage: 0, removed_webhooks: 1, total: 1, response_time: null },
+        ]);
+        // Only deliveries created in the first hour (d1 d2 d3 d5), whatever the time of their attempts.
+        const firstHour = await store.deliverySummary(TENANT, { startDate: T0, endDate: T0 + HOUR - 1, interval: 'hour' });
+        expect(firstHour.delivery_event_level).toEqual([
+          { event: SLUG_A, success: 3, failed: 1, failed_percentage: 25, removed_webhooks: 0, total: 4, response_time: '400.17' },
+        ]);
+        const empty = { delivery_event_level: [], delivery_summary: { success: 0, response_time: null, failed_percentage: 0, removed_webhooks: 0 } };
+        expect(await store.deliverySummary(TENANT, { startDate: T0 + 5 * HOUR, endDate: T0 + 6 * HOUR, interval: 'hour' })).toEqual(empty);
+        expect(await store.deliverySummary(OTHER_ORGANIZATION, range)).toEqual(empty);
+        expect((await store.deliverySummary(OTHER_EXTENSION, range)).delivery_summary).toEqual({
+          success: 1,
+          response_time: '999.00',
+          failed_percentage: 0,
+          removed_webhooks: 0,
+        });
+      });
+
+      it('delivery_ts: every bucket of the range, empty ones as zeros, by created_at', async () => {
+        const { a } = await seed();
+        const bucket = (at: number, success: number, failed: number, removed: number) => ({ timestamp: iso(at), success, failed, removed_webhooks: removed });
+        const report = await store.deliveryTimeSeries(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'hour' });
+        expect(report.delivery_ts).toEqual([
+          bucket(T0, 3, 1, 0),
+          bucket(T0 + HOUR, 1, 1, 1),
+          bucket(T0 + 2 * HOUR, 0, 0, 1),
+          bucket(T0 + 3 * HOUR, 0, 0, 0),
+        ]);
+        // A range starting mid-bucket: buckets still start on the hour, and only deliveries in the range count.
+        const shifted = await store.deliveryTimeSeries(TENANT, { startDate: T0 + HOUR / 2, endDate: T0 + 2 * HOUR + HOUR / 2, interval: 'hour' });
+        expect(shifted.delivery_ts).toEqual([bucket(T0, 0, 0, 0), bucket(T0 + HOUR, 1, 1, 1), bucket(T0 + 2 * HOUR, 0, 0, 1)]);
+        const minutes = await store.deliveryTimeSeries(TENANT, { startDate: T0, endDate: T0 + 2 * 60 * SECOND - 1, interval: 'minute' });
+        expect(minutes.delivery_ts).toEqual([bucket(T0, 3, 1, 0), bucket(T0 + 60 * SECOND, 0, 0, 0)]);
+        const ofA = await store.deliveryTimeSeries(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'day', subscriberId: a.id });
+        expect(ofA.delivery_ts).toEqual([bucket(Date.UTC(2027, 0, 15), 4, 0, 0)]);
+        const otherOrg = await store.deliveryTimeSeries(OTHER_ORGANIZATION, { startDate: T0, endDate: T0 + HOUR, interval: 'hour' });
+        expect(otherOrg.delivery_ts).toEqual([bucket(T0, 0, 0, 0), bucket(T0 + HOUR, 0, 0, 0)]);
+      });
+    });
+
     describe('api keys', () => {
       const key = (id: string, organizationId: string, name: string | null = null) => ({
         id,
