@@ -62,6 +62,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
       metrics,
       logger,
       sender,
+      publishRateLimit: config.publishRateLimit,
       checkWebhookUrl: config.allowPrivateNetworks ? async () => null : (url) => webhookUrlProblem(url, overrides.lookup),
       wake: (ids) => dispatcher?.wake(ids),
       rescan: () => void dispatcher?.rescan(),

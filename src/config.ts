@@ -16,6 +16,8 @@ export interface Config {
   leaseMarginMs: number;
   /** How long SIGTERM waits for in-flight attempts before handing their leases back. */
   shutdownGraceMs: number;
+  /** Events per second one organization may publish (burst: twice that); 0 turns the limit off. */
+  publishRateLimit: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -75,6 +77,7 @@ export function loadConfig(env: Env = process.env): Config {
     dispatchConcurrency: integer(env, 'HOOKD_DISPATCH_CONCURRENCY', 512, 1, 100000),
     leaseMarginMs: integer(env, 'HOOKD_LEASE_MARGIN_MS', 5000, 100, 3600000),
     shutdownGraceMs: integer(env, 'HOOKD_SHUTDOWN_GRACE_MS', 10000, 0, 600000),
+    publishRateLimit: integer(env, 'HOOKD_PUBLISH_RATE_LIMIT', 5000, 0, 10_000_000),
   };
 }
 

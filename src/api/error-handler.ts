@@ -27,7 +27,11 @@ const send = (reply: FastifyReply, status: number, code: string, message: string
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof HookdError) return send(reply, error.status, error.code, error.message);
+    if (error instanceof HookdError) {
+      const retryAfter = (error as HookdError & { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+      return send(reply, error.status, error.code, error.message);
+    }
     if (error.validation) {
       return send(reply, 400, 'VALIDATION_ERROR', describeValidation(error.validationContext ?? 'request', error.validation as ValidationIssue[]));
     }

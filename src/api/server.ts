@@ -10,6 +10,7 @@ import type { Store } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { Authenticator, installAuth } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { installDepthLimit, PublishRateLimiter } from './limits.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { filterReducerRoutes } from './routes/filter-reducer.ts';
@@ -37,6 +38,8 @@ export interface ServerDeps {
   sender: Sender;
   /** Why a webhook URL is refused (SSRF guard), or null. */
   checkWebhookUrl: (url: URL) => Promise<string | null>;
+  /** Events per second per organization; 0: no limit. */
+  publishRateLimit: number;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -74,11 +77,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   installAuth(app, new Authenticator(deps.store));
+  installDepthLimit(app);
   await app.register(serviceRoutes, { store: deps.store, metrics: deps.metrics });
   await app.register(subscriberRoutes, { store: deps.store, rules: deps.rules, checkWebhookUrl: deps.checkWebhookUrl });
   await app.register(validateRoutes, { rules: deps.rules });
   await app.register(filterReducerRoutes, { store: deps.store, rules: deps.rules });
-  await app.register(eventRoutes, { store: deps.store, router: deps.router, metrics: deps.metrics });
+  await app.register(eventRoutes, { store: deps.store, router: deps.router, metrics: deps.metrics, limiter: new PublishRateLimiter(deps.publishRateLimit) });
   await app.register(deliveryRoutes, { store: deps.store, wake: deps.wake, rescan: deps.rescan });
   await app.register(subscriberActionRoutes, { store: deps.store, sender: deps.sender });
   await app.register(reportRoutes, { store: deps.store });

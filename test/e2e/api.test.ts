@@ -201,6 +201,23 @@ describe('bad input', () => {
     expect(res.body).toMatchObject({ success: false, message: expect.any(String), code: expect.any(String) });
   });
 
+  it('answers a body nested deeper than 64 levels with 400', async () => {
+    let deep: unknown = { leaf: true };
+    for (let i = 0; i < 200; i++) deep = { deep };
+    const res = await hookd.call('POST', `${P}/company/1/event`, { event_slug: 'a/b/c/v1', payload: deep });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe('body is nested deeper than 64 levels');
+    const arrays = await hookd.call('POST', `${P}/company/1/event`, `{"event_slug":"a/b/c/v1","payload":{"x":${'['.repeat(100000)}${']'.repeat(100000)}}}`);
+    expect(arrays.status).toBe(400);
+    expect((await hookd.call('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('refuses __proto__ keys (prototype poisoning) with 400', async () => {
+    const res = await hookd.call('POST', `${P}/company/1/event`, '{"event_slug":"a/b/c/v1","payload":{"__proto__":{"polluted":true}}}');
+    expect(res.status).toBe(400);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
   it('rejects reversed dates in the delivery listing', async () => {
     const res = await hookd.call('GET', `${P}/delivery?start_date=2026-11-02T00:00:00Z&end_date=2026-11-01T00:00:00Z`);
     expect(res.status).toBe(400);
@@ -221,5 +238,26 @@ describe('service endpoints', () => {
     expect(paths).toContain('/service/partner/webhook/v1.0/organization/{organization_id}/extension/{extension_id}/subscriber');
     expect(paths).toContain('/service/partner/webhook/v1.0/organization/{organization_id}/extension/{extension_id}/company/{company_id}/event/batch');
     expect((await hookd.call('GET', '/docs')).status).toBeLessThan(400);
+  });
+});
+
+describe('publish rate limit', () => {
+  it('answers 429 with Retry-After past the per-organization rate, and other organizations are not affected', async () => {
+    const limited = await startTestApp({ role: 'api', publishRateLimit: 5 });
+    try {
+      const publish = (org = 'org_1') => limited.call('POST', `${tenantPath(org)}/company/1/event`, { event_slug: 'a/b/c/v1', payload: {} });
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await publish()).status);
+      expect(statuses.slice(0, 10).every((s) => s === 202)).toBe(true);
+      const refused = await publish();
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ success: false, code: 'RATE_LIMITED', message: expect.stringContaining('5 events per second') });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect((await publish('org_2')).status).toBe(202);
+      const batch = await limited.call('POST', `${tenantPath('org_3')}/company/1/event/batch`, { events: Array.from({ length: 11 }, () => ({ event_slug: 'a/b/c/v1', payload: {} })) });
+      expect(batch.status).toBe(429);
+    } finally {
+      await limited.close();
+    }
   });
 });

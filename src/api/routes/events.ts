@@ -5,6 +5,7 @@ import type { Router } from '../../delivery/router.ts';
 import { eventSlugProblem } from '../../domain/slug.ts';
 import { HookdError, notFound } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
+import type { PublishRateLimiter } from '../limits.ts';
 import type { Store } from '../../store/index.ts';
 import { commonErrors, PositiveInt, TenantParams, tenantOf } from '../schemas.ts';
 import { DeliveryItem } from './delivery-schemas.ts';
@@ -37,7 +38,14 @@ function checkSlugs(events: EventBody[], prefix: (index: number) => string): voi
   });
 }
 
-export const eventRoutes: FastifyPluginAsyncTypebox<{ store: Store; router: Router; metrics: Metrics }> = async (app, { store, router, metrics }) => {
+interface Deps {
+  store: Store;
+  router: Router;
+  metrics: Metrics;
+  limiter: PublishRateLimiter;
+}
+
+export const eventRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { store, router, metrics, limiter }) => {
   app.post(`${P}/company/:company_id/event`, {
     schema: {
       tags,
@@ -48,7 +56,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ store: Store; router: Rout
       params: CompanyParams,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }),
       body: EventBody,
-      response: { 200: PublishResult, 202: PublishResult, 413: Type.Ref('Error'), ...commonErrors },
+      response: { 200: PublishResult, 202: PublishResult, 413: Type.Ref('Error'), 429: Type.Ref('Error'), ...commonErrors },
     },
   }, async (req, reply) => {
     const header = req.headers['idempotency-key'];
@@ -57,6 +65,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ store: Store; router: Rout
       throw new HookdError('VALIDATION_ERROR', 'the Idempotency-Key header and body.idempotency_key differ');
     }
     checkSlugs([req.body], () => 'body');
+    limiter.take(req.params.organization_id, 1);
     const [result] = await router.publish(tenantOf(req.params), req.params.company_id, [
       { ...req.body, idempotency_key: bodyKey ?? header ?? null },
     ]);
@@ -72,10 +81,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ store: Store; router: Rout
       description: 'All events and their deliveries become durable together, or none do. Body limit 16 MiB.',
       params: CompanyParams,
       body: Type.Object({ events: Type.Array(EventBody, { minItems: 1, maxItems: 1000 }) }),
-      response: { 202: Type.Object({ items: Type.Array(PublishResult) }), 413: Type.Ref('Error'), ...commonErrors },
+      response: { 202: Type.Object({ items: Type.Array(PublishResult) }), 413: Type.Ref('Error'), 429: Type.Ref('Error'), ...commonErrors },
     },
   }, async (req, reply) => {
     checkSlugs(req.body.events, (i) => `body.events[${i}]`);
+    limiter.take(req.params.organization_id, req.body.events.length);
     const items = await router.publish(tenantOf(req.params), req.params.company_id, req.body.events);
     const fresh = items.filter((r) => !r.duplicate).length;
     if (fresh > 0) metrics.eventsPublished.inc({ organization_id: req.params.organization_id }, fresh);
