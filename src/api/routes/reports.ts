@@ -89,8 +89,10 @@ const DeliverySummary = Type.Object({
   delivery_event_level: Type.Array(
     Type.Object({
       event: Type.String({ description: 'Event slug, e.g. company/product/create/v1' }),
-      ...Counts,
+      success: Counts.success,
+      failed: Counts.failed,
       failed_percentage: FailedPercentage,
+      removed_webhooks: Counts.removed_webhooks,
       total: Type.Integer({ description: 'All deliveries of this slug, any status' }),
       response_time: MeanResponseTime,
     }),
