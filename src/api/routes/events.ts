@@ -14,7 +14,7 @@ const P = '/service/partner/webhook/v1.0/organization/:organization_id/extension
 const tags = ['events'];
 const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
-const EventBody = Type.Object({
+export const EventBody = Type.Object({
   event_slug: Type.String({ minLength: 1, maxLength: 200, description: 'category/name/type/vN, e.g. company/product/create/v1' }),
   payload: Type.Object({}, { additionalProperties: true, description: 'The event data (a JSON object)' }),
   application_id: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 128 }), Type.Null()])),
@@ -23,7 +23,7 @@ const EventBody = Type.Object({
 });
 type EventBody = Static<typeof EventBody>;
 
-const PublishResult = Type.Object({
+export const PublishResult = Type.Object({
   event_id: Type.String(),
   deliveries: Type.Integer({ description: 'Deliveries created (one per matching subscriber)' }),
   duplicate: Type.Boolean({ description: 'true when the idempotency key was seen within 24 h; nothing new is sent' }),

@@ -17,7 +17,7 @@ const P = '/service/partner/webhook/v1.0/organization/:organization_id/extension
 const tags = ['reports'];
 const POSITIVE = { minimum: PositiveInt.minimum, maximum: PositiveInt.maximum };
 
-const ReportQuerystring = Type.Object({
+export const ReportQuerystring = Type.Object({
   start_date: Type.String({ format: 'date-time', description: 'Start of the range (inclusive), ISO-8601 date-time, e.g. 2026-11-01T00:00:00Z' }),
   end_date: Type.String({ format: 'date-time', description: 'End of the range (inclusive), ISO-8601 date-time; not before start_date' }),
   company_id: Type.Optional(Type.Integer({ ...POSITIVE, description: 'Only this company' })),
@@ -73,7 +73,7 @@ const MeanResponseTime = Type.Union([Type.String({ description: 'e.g. "139.50"' 
   description: 'Mean duration in ms (two decimals, as a string) of every attempt made for these deliveries; null when none was attempted',
 });
 
-const ResponseTimeTs = Type.Object({
+export const ResponseTimeTs = Type.Object({
   avg_response_time_ts: Type.Array(
     Type.Object({
       last_attempted_on: Type.String({ description: "The time bucket's start, ISO-8601 UTC" }),
@@ -85,7 +85,7 @@ const ResponseTimeTs = Type.Object({
   ),
 });
 
-const DeliverySummary = Type.Object({
+export const DeliverySummary = Type.Object({
   delivery_event_level: Type.Array(
     Type.Object({
       event: Type.String({ description: 'Event slug, e.g. company/product/create/v1' }),
@@ -104,7 +104,7 @@ const DeliverySummary = Type.Object({
   ),
 });
 
-const DeliveryTs = Type.Object({
+export const DeliveryTs = Type.Object({
   delivery_ts: Type.Array(
     Type.Object({ timestamp: Type.String({ description: "The time bucket's start, ISO-8601 UTC" }), ...Counts }),
     { description: 'Every bucket from the one holding start_date to the one holding end_date, empty ones as zeros' },
