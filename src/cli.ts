@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The `hookd` command: serve, migrate, and API key management against the configured store.
+// The `hookd` command: serve, migrate and API keys act on the configured store; the operator commands
+// (subscribers, publish, deliveries, tail, replay) talk to a running server.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { addRemoteCommands } from './cli/remote.ts';
 import { startApp, createLogger } from './app.ts';
 import { generateApiKey } from './auth/api-keys.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -99,6 +103,19 @@ keys
       process.exit(1);
     }
     process.stdout.write(`key ${id} revoked\n`);
+  });
+
+addRemoteCommands(program);
+
+program
+  .command('bench')
+  .description('run the benchmark (same as npm run bench); flags are passed on')
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[flags...]')
+  .action((flags: string[]) => {
+    const child = spawn(process.execPath, ['--no-node-snapshot', `--import=${import.meta.resolve('tsx')}`, fileURLToPath(new URL('../bench/run.ts', import.meta.url)), ...flags], { stdio: 'inherit' });
+    child.on('exit', (code) => process.exit(code ?? 1));
   });
 
 await program.parseAsync(process.argv);
