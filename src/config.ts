@@ -5,6 +5,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
+  /** PostgreSQL connections this process may open (HOOKD_DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
   allowPrivateNetworks: boolean;
   role: Role;
   logLevel: string;
@@ -69,6 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'HOOKD_PORT', 8080, 0, 65535),
     host: env.HOOKD_HOST?.trim() || '127.0.0.1',
     databaseUrl: databaseUrl(env),
+    databasePoolSize: integer(env, 'HOOKD_DATABASE_POOL_SIZE', 10, 1, 200),
     allowPrivateNetworks: boolean(env, 'HOOKD_ALLOW_PRIVATE_NETWORKS', false),
     role: oneOf(env, 'HOOKD_ROLE', 'all', ['all', 'api', 'dispatcher'] as const),
     logLevel: oneOf(env, 'HOOKD_LOG_LEVEL', 'info', LOG_LEVELS),

@@ -2,6 +2,7 @@
 // anything else is logged and answered with a bare 500 (no stack, no SQL, no secret leaves the server).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HookdError } from '../errors.ts';
+import { isStoreUnavailable } from '../store/index.ts';
 
 interface ValidationIssue {
   instancePath: string;
@@ -37,7 +38,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return send(reply, 413, 'PAYLOAD_TOO_LARGE', 'the request body is larger than the 1 MiB limit');
+        // The batch route allows 16 MiB; every other route 1 MiB.
+        return send(reply, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than the ${Math.round((request.routeOptions.bodyLimit ?? 1048576) / 1048576)} MiB limit`);
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return send(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -50,6 +52,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return send(reply, error.statusCode, 'BAD_REQUEST', 'the request could not be read');
+    }
+    if (isStoreUnavailable(error)) {
+      request.log.error({ err: error }, 'store unavailable');
+      reply.header('retry-after', '5');
+      return send(reply, 503, 'STORE_UNAVAILABLE', 'the store is unavailable right now; nothing was changed, try again shortly');
     }
     request.log.error({ err: error }, 'unhandled error');
     return send(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side; the request was not applied');

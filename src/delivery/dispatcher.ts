@@ -41,6 +41,12 @@ export class Dispatcher {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** subscriber id → when its earliest queued delivery falls due (epoch ms). */
   private readonly due = new Map<number, number>();
+  /**
+   * Subscribers whose due time moved earlier (publish, rescan, retry) while a claim round was running. The claim's own
+   * answer about them may predate that news (on PostgreSQL its statement sees only what committed before it began), so
+   * it must not push their due time later or forget them: that stranded new deliveries until the next rescan.
+   */
+  private readonly movedDuringClaim = new Set<number>();
   private readonly inFlight = new Map<number, number>();
   /** subscriber id → no new claims before this time (epoch ms), after a 429/502/503/504. */
   private readonly pausedUntil = new Map<number, number>();
@@ -109,20 +115,20 @@ export class Dispatcher {
   /** Publish calls this: these subscribers have new deliveries due now. */
   wake(subscriberIds: Iterable<number>): void {
     const now = Date.now();
-    for (const id of subscriberIds) {
-      const at = this.due.get(id);
-      if (at === undefined || at > now) this.due.set(id, now);
-    }
+    for (const id of subscriberIds) this.dueNoLaterThan(id, now);
     this.scheduleClaim();
+  }
+
+  private dueNoLaterThan(subscriberId: number, at: number): void {
+    const current = this.due.get(subscriberId);
+    if (current === undefined || at < current) this.due.set(subscriberId, at);
+    if (this.claiming) this.movedDuringClaim.add(subscriberId);
   }
 
   /** Looks at the whole queue again (after a bulk retry, a re-activation, or as the periodic safety net). */
   async rescan(): Promise<void> {
     try {
-      for (const { subscriberId, nextAttemptAt } of await this.store.dueSubscribers()) {
-        const at = this.due.get(subscriberId);
-        if (at === undefined || nextAttemptAt < at) this.due.set(subscriberId, nextAttemptAt);
-      }
+      for (const { subscriberId, nextAttemptAt } of await this.store.dueSubscribers()) this.dueNoLaterThan(subscriberId, nextAttemptAt);
       this.scheduleClaim();
     } catch (err) {
       this.log.error({ err }, 'dispatcher: queue scan failed; will try again');
@@ -160,7 +166,9 @@ export class Dispatcher {
       if (requests.length > 0 && !this.stopped) {
         const result = await this.store.claim(requests, this.nodeId, now);
         for (const [subscriberId, at] of result.nextDue) {
-          if (at === null) this.due.delete(subscriberId);
+          if (this.movedDuringClaim.has(subscriberId)) {
+            if (at !== null) this.dueNoLaterThan(subscriberId, at);
+          } else if (at === null) this.due.delete(subscriberId);
           else this.due.set(subscriberId, at);
         }
         for (const delivery of result.deliveries) this.launch(delivery);
@@ -170,6 +178,7 @@ export class Dispatcher {
       this.armTimer(Date.now() + 1000);
     } finally {
       this.claiming = false;
+      this.movedDuringClaim.clear();
       if (this.claimAgain) {
         this.claimAgain = false;
         this.scheduleClaim();
@@ -290,11 +299,7 @@ export class Dispatcher {
         this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
         return;
       }
-      for (const r of batch) {
-        if (r.outcome.kind !== 'retry') continue;
-        const at = this.due.get(r.subscriberId);
-        if (at === undefined || r.outcome.nextAttemptAt < at) this.due.set(r.subscriberId, r.outcome.nextAttemptAt);
-      }
+      for (const r of batch) if (r.outcome.kind === 'retry') this.dueNoLaterThan(r.subscriberId, r.outcome.nextAttemptAt);
       this.armTimer();
     });
     return this.flushing;

@@ -27,7 +27,7 @@ const cli = async (...args: string[]) => {
 };
 
 describe('hookd CLI', () => {
-  it('creates, lists, pauses and resumes subscribers, publishes, tails, lists and retries deliveries, and replays', async () => {
+  it('creates, lists, pauses and resumes subscribers, publishes, tails, lists and retries deliveries, and replays', { timeout: 180_000 }, async () => {
     const created = await cli('subscribers', 'create', '--name', 'cli', '--webhook-url', receiver.url('/cli'), '--company', '1', '--event', 'company/product/*/v1', '--json');
     expect(created.code).toBe(0);
     const id = created.json().id as number;
@@ -73,7 +73,7 @@ describe('hookd CLI', () => {
     await receiver.waitFor(3, '/cli');
   });
 
-  it('fails with a clear message and a non-zero exit', async () => {
+  it('fails with a clear message and a non-zero exit', { timeout: 120_000 }, async () => {
     const missing = await cli('subscribers', 'get', '999999');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('404 NOT_FOUND: subscriber 999999 was not found');

@@ -176,6 +176,20 @@ export function storeContract(name: string, open: OpenStore): void {
       return page.items.map((d) => d.status);
     }
 
+    /** Counts onSubscribersChanged notifications from now on. */
+    function listen(): { calls: number } {
+      const counter = { calls: 0 };
+      store.onSubscribersChanged(() => counter.calls++);
+      return counter;
+    }
+
+    /** Claims the one due delivery of `subscriberId` at `at` and records `outcome` for it; returns its id. */
+    async function settle(subscriberId: number, at: number, outcome: AttemptOutcome): Promise<number> {
+      const claimed = await claimOne(subscriberId, 'node-s', at);
+      await store.recordAttempts([attemptResult(claimed, at, outcome)], 'node-s');
+      return claimed.id;
+    }
+
     describe('store', () => {
       it('answers ping, and migrate can run again on a migrated store', async () => {
         await expect(store.ping()).resolves.toBeUndefined();
@@ -895,6 +909,189 @@ export function storeContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('recordAttempts: blocking', () => {
+      const statusOf = async (id: number) => (await store.getSubscriberForDispatch(id))!.status;
+
+      it('blocks a subscriber that gives up with no success since the run began: unleased queue parked, listeners notified', async () => {
+        const a = await create();
+        const b = await create();
+        const e1 = await publishOne({ pending: [a.id, b.id], createdAt: T0 });
+        const e2 = await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const e3 = await publishOne({ pending: [a.id], createdAt: T0 + 2 * SECOND });
+        const e4 = await publishOne({ pending: [a.id], createdAt: T0 + 3 * SECOND });
+        // e1 and e2 fail; e2's retry is an hour away.
+        const first = await store.claim([claimFor(a.id, 2)], 'node-1', T0 + 10);
+        const c1 = first.deliveries.find((d) => d.eventId === e1.event.id)!;
+        const c2 = first.deliveries.find((d) => d.eventId === e2.event.id)!;
+        await store.recordAttempts(
+          [
+            attemptResult(c1, T0 + 10, { kind: 'retry', nextAttemptAt: T0 + SECOND }),
+            attemptResult(c2, T0 + 10, { kind: 'retry', nextAttemptAt: T0 + HOUR }),
+          ],
+          'node-1',
+        );
+        const retried = await claimOne(a.id, 'node-1', T0 + SECOND);
+        expect(retried).toMatchObject({ id: c1.id, runStartedAt: T0 + 10 });
+        // e3 is in flight on another node when e1 gives up.
+        const inFlight = await claimOne(a.id, 'node-2', T0 + 2 * SECOND);
+        expect(inFlight.eventId).toBe(e3.event.id);
+
+        const changes = listen();
+        const summary = await store.recordAttempts([attemptResult(retried, T0 + 3 * SECOND, { kind: 'give-up' })], 'node-1');
+        expect(summary).toEqual({ blocked: [a.id] });
+        expect(changes.calls).toBe(1);
+        expect((await store.getSubscriber(TENANT, a.id))!.status).toBe('blocked');
+        expect(await statusOf(a.id)).toBe('blocked');
+        expect(ids((await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, status: 'blocked' })).items)).toEqual([a.id]);
+        expect(await detail(c1.id)).toMatchObject({ status: 'DISABLED', attempt: 2, next_attempt_on: null });
+        // Queued and not leased: parked, the FAILED one and the PENDING one alike.
+        for (const e of [e2, e4]) expect(await deliveryOf(e.event.id, a.id)).toMatchObject({ status: 'RESYNC', next_attempt_on: null });
+        // Leased: left to the node attempting it. Another subscriber's queue is untouched.
+        expect((await deliveryOf(e3.event.id, a.id)).status).toBe('PENDING');
+        expect(await deliveryOf(e1.event.id, b.id)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0) });
+
+        await store.recordAttempts([attemptResult(inFlight, T0 + 3 * SECOND, { kind: 'park' })], 'node-2');
+        expect((await deliveryOf(e3.event.id, a.id)).status).toBe('RESYNC');
+        expect(await store.queueDepth()).toBe(1);
+        expect(await store.dueSubscribers()).toEqual([{ subscriberId: b.id, nextAttemptAt: T0 }]);
+        expect((await store.claim([claimFor(a.id)], 'node-1', T0 + 2 * HOUR)).deliveries).toEqual([]);
+
+        // Re-activation unblocks: the parked queue is due again at once; the given-up delivery stays DISABLED.
+        expect(await store.setSubscriberStatus(TENANT, a.id, 'active', T0 + 2 * HOUR)).toBe(true);
+        for (const e of [e2, e3, e4]) {
+          expect(await deliveryOf(e.event.id, a.id)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0 + 2 * HOUR) });
+        }
+        expect((await detail(c1.id)).status).toBe('DISABLED');
+      });
+
+      it('does not block when the subscriber had a success since the run began, at its very start included', async () => {
+        const a = await create();
+        const e1 = await publishOne({ pending: [a.id], createdAt: T0 });
+        const e2 = await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const later = await publishOne({ pending: [a.id], createdAt: T0 + HOUR });
+        const c1 = await claimOne(a.id, 'node-1', T0 + 10);
+        expect(c1.eventId).toBe(e1.event.id);
+        await store.recordAttempts([attemptResult(c1, T0 + 10, { kind: 'retry', nextAttemptAt: T0 + SECOND })], 'node-1');
+        // Another delivery succeeds at the instant e1's run began.
+        const c2 = await claimOne(a.id, 'node-1', T0 + 10);
+        expect(c2.eventId).toBe(e2.event.id);
+        await store.recordAttempts([attemptResult(c2, T0 + 10, { kind: 'success' })], 'node-1');
+
+        const again = await claimOne(a.id, 'node-1', T0 + SECOND);
+        expect(again).toMatchObject({ id: c1.id, runStartedAt: T0 + 10 });
+        const changes = listen();
+        expect(await store.recordAttempts([attemptResult(again, T0 + SECOND, { kind: 'give-up' })], 'node-1')).toEqual({ blocked: [] });
+        expect(changes.calls).toBe(0);
+        expect(await statusOf(a.id)).toBe('active');
+        expect((await detail(c1.id)).status).toBe('DISABLED');
+        expect(await deliveryOf(later.event.id, a.id)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0 + HOUR) });
+      });
+
+      it('blocks when the last success came before the run began', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id], createdAt: T0 + HOUR - 10 });
+        const ok = await claimOne(a.id, 'node-1', T0 + HOUR - 10);
+        await store.recordAttempts([attemptResult(ok, T0 + HOUR - 1, { kind: 'success' })], 'node-1');
+        const { event } = await publishOne({ pending: [a.id], createdAt: T0 + HOUR });
+        const c = await claimOne(a.id, 'node-1', T0 + HOUR);
+        expect(c.eventId).toBe(event.id);
+        await store.recordAttempts([attemptResult(c, T0 + HOUR, { kind: 'retry', nextAttemptAt: T0 + HOUR + SECOND })], 'node-1');
+        const again = await claimOne(a.id, 'node-1', T0 + HOUR + SECOND);
+        expect(again.runStartedAt).toBe(T0 + HOUR);
+        expect(await store.recordAttempts([attemptResult(again, T0 + HOUR + SECOND, { kind: 'give-up' })], 'node-1')).toEqual({ blocked: [a.id] });
+        expect(await statusOf(a.id)).toBe('blocked');
+      });
+
+      it('blocks at once on a 410 (gone), even after a success since the run began', async () => {
+        const a = await create();
+        const e1 = await publishOne({ pending: [a.id], createdAt: T0 });
+        await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const later = await publishOne({ pending: [a.id], createdAt: T0 + HOUR });
+        const c1 = await claimOne(a.id, 'node-1', T0 + 10);
+        expect(c1.eventId).toBe(e1.event.id);
+        await store.recordAttempts([attemptResult(c1, T0 + 10, { kind: 'retry', nextAttemptAt: T0 + SECOND })], 'node-1');
+        const c2 = await claimOne(a.id, 'node-1', T0 + 20);
+        await store.recordAttempts([attemptResult(c2, T0 + 20, { kind: 'success' })], 'node-1');
+
+        const again = await claimOne(a.id, 'node-1', T0 + SECOND);
+        expect(again.id).toBe(c1.id);
+        const changes = listen();
+        const summary = await store.recordAttempts(
+          [attemptResult(again, T0 + SECOND, { kind: 'give-up', gone: true }, { responseCode: 410, responseBody: 'gone', error: 'HTTP 410' })],
+          'node-1',
+        );
+        expect(summary).toEqual({ blocked: [a.id] });
+        expect(changes.calls).toBe(1);
+        expect(await statusOf(a.id)).toBe('blocked');
+        expect(await detail(c1.id)).toMatchObject({ status: 'DISABLED', response_code: 410 });
+        expect(await deliveryOf(later.event.id, a.id)).toMatchObject({ status: 'RESYNC', next_attempt_on: null });
+      });
+
+      it('does not block again a subscriber already blocked, inactive or deleted', async () => {
+        const a = await create();
+        const inactive = await create();
+        const deleted = await create();
+        await publishOne({ pending: [a.id, inactive.id, deleted.id], createdAt: T0 });
+        await publishOne({ pending: [a.id, inactive.id, deleted.id], createdAt: T0 + 1 });
+        const { deliveries } = await store.claim([claimFor(a.id), claimFor(inactive.id), claimFor(deleted.id)], 'node-1', T0 + 10);
+        expect(deliveries).toHaveLength(6);
+        const of = (id: number) => deliveries.filter((d) => d.subscriberId === id);
+        const [a1, a2] = of(a.id) as [ClaimedDelivery, ClaimedDelivery];
+
+        const changes = listen();
+        expect(await store.recordAttempts([attemptResult(a1, T0 + 20, { kind: 'give-up' })], 'node-1')).toEqual({ blocked: [a.id] });
+        // a2 was in flight when a was blocked: giving it up, even on a 410, blocks nothing more.
+        expect(await store.recordAttempts([attemptResult(a2, T0 + 30, { kind: 'give-up', gone: true })], 'node-1')).toEqual({ blocked: [] });
+        expect(changes.calls).toBe(1);
+        expect(await statusOf(a.id)).toBe('blocked');
+
+        await store.setSubscriberStatus(TENANT, inactive.id, 'inactive', T0 + 40);
+        await store.deleteSubscriber(TENANT, deleted.id, T0 + 40);
+        const before = changes.calls;
+        const late = await store.recordAttempts(
+          [...of(inactive.id), ...of(deleted.id)].map((d) => attemptResult(d, T0 + 50, { kind: 'give-up', gone: d.subscriberId === deleted.id })),
+          'node-1',
+        );
+        expect(late).toEqual({ blocked: [] });
+        expect(changes.calls).toBe(before);
+        expect(await statusOf(inactive.id)).toBe('inactive');
+        const gone = await store.getSubscriberForDispatch(deleted.id);
+        expect(gone!.deleted).toBe(true);
+        expect(gone!.status).toBe('active');
+      });
+
+      it('blocks once per batch, and parks what the same batch would re-queue for the subscriber it blocks', async () => {
+        const a = await create();
+        for (let i = 0; i < 4; i++) await publishOne({ pending: [a.id], createdAt: T0 + i });
+        const { deliveries } = await store.claim([claimFor(a.id)], 'node-1', T0 + 10);
+        const [d1, d2, d3, d4] = [...deliveries].sort((x, y) => x.id - y.id) as [ClaimedDelivery, ClaimedDelivery, ClaimedDelivery, ClaimedDelivery];
+
+        const changes = listen();
+        const summary = await store.recordAttempts(
+          [
+            attemptResult(d1, T0 + 20, { kind: 'retry', nextAttemptAt: T0 + SECOND }),
+            attemptResult(d2, T0 + 20, { kind: 'give-up' }),
+            attemptResult(d3, T0 + 20, { kind: 'retry', nextAttemptAt: T0 + SECOND }),
+            attemptResult(d4, T0 + 20, { kind: 'give-up' }),
+          ],
+          'node-1',
+        );
+        expect(summary).toEqual({ blocked: [a.id] });
+        expect(changes.calls).toBe(1);
+        expect(await statusOf(a.id)).toBe('blocked');
+        for (const d of [d2, d4]) expect((await detail(d.id)).status).toBe('DISABLED');
+        // Whether its result came before or after the give-up, a retried delivery waits as RESYNC, its attempt recorded.
+        for (const d of [d1, d3]) {
+          const parked = await detail(d.id);
+          expect(parked).toMatchObject({ status: 'RESYNC', attempt: 1, next_attempt_on: null, last_attempted_on: iso(T0 + 20) });
+          expect(parked.attempts).toHaveLength(1);
+        }
+        expect(await store.queueDepth()).toBe(0);
+        expect(await store.dueSubscribers()).toEqual([]);
+        expect((await store.claim([claimFor(a.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+      });
+    });
+
     describe('releaseLeases', () => {
       it("makes an owner's leased deliveries due again at once, and only that owner's", async () => {
         const a = await create();
@@ -1092,6 +1289,300 @@ export function storeContract(name: string, open: OpenStore): void {
         expect(await store.retryDelivery(OTHER_ORGANIZATION, deliveryId, T0 + HOUR)).toBe('not-found');
         expect(await store.retryDelivery(TENANT, deliveryId + 1000, T0 + HOUR)).toBe('not-found');
         expect((await detail(deliveryId)).status).toBe('DISABLED');
+      });
+    });
+
+    describe('lifecycle', () => {
+      const DAY = 24 * HOUR;
+      const FAR = T0 + 1000 * HOUR;
+      const SLUG_B = 'application/order/placed/v1';
+      type BulkRetry = Parameters<Store['requeueDeliveries']>[1];
+      const sorted = (...xs: number[]) => xs.sort((p, q) => p - q);
+
+      /**
+       * Deliveries by creation time, all of slug A unless said:
+       *   a (active):   aDisabled T0 (gave up, which blocked a; re-activated since), aFailed T0+1s (retry far away),
+       *                 aSuccess T0+2s, aFailedB T0+3s (slug B, retry far away), aPending T0+4s, aFiltered T0+5s (slug B)
+       *   i (inactive): iSuccess T0+1s (succeeded, then i was set inactive)
+       *   k (blocked):  kDisabled T0+2s (gave up, which blocked k)
+       *   x (deleted):  xSuccess T0+1s, xCancelled T0+2s (queued when x was deleted, so DISABLED)
+       *   o (another extension, active): oFailed T0 (retry far away)
+       */
+      async function seedRequeue() {
+        const a = await create();
+        const i = await create();
+        const k = await create();
+        const x = await create();
+        const o = await create({}, OTHER_EXTENSION);
+
+        await publishOne({ pending: [a.id], createdAt: T0 });
+        const aDisabled = await settle(a.id, T0 + 10, { kind: 'give-up' });
+        await store.setSubscriberStatus(TENANT, a.id, 'active', T0 + 20);
+        await publishOne({ pending: [a.id], createdAt: T0 + SECOND });
+        const aFailed = await settle(a.id, T0 + SECOND, { kind: 'retry', nextAttemptAt: FAR });
+        await publishOne({ pending: [a.id], createdAt: T0 + 2 * SECOND });
+        const aSuccess = await settle(a.id, T0 + 2 * SECOND, { kind: 'success' });
+        await publishOne({ pending: [a.id], slug: SLUG_B, createdAt: T0 + 3 * SECOND });
+        const aFailedB = await settle(a.id, T0 + 3 * SECOND, { kind: 'retry', nextAttemptAt: FAR });
+        const pending = await publishOne({ pending: [a.id], createdAt: T0 + 4 * SECOND });
+        const filtered = await publishOne({
+          slug: SLUG_B,
+          createdAt: T0 + 5 * SECOND,
+          deliveries: [{ subscriberId: a.id, status: 'FILTER_ERROR', error: 'filter threw' }],
+        });
+
+        await publishOne({ pending: [i.id], createdAt: T0 + SECOND });
+        const iSuccess = await settle(i.id, T0 + SECOND, { kind: 'success' });
+        await store.setSubscriberStatus(TENANT, i.id, 'inactive', T0 + 30 * SECOND);
+
+        await publishOne({ pending: [k.id], createdAt: T0 + 2 * SECOND });
+        const kDisabled = await settle(k.id, T0 + 2 * SECOND, { kind: 'give-up' });
+
+        await publishOne({ pending: [x.id], createdAt: T0 + SECOND });
+        const xSuccess = await settle(x.id, T0 + SECOND, { kind: 'success' });
+        const cancelled = await publishOne({ pending: [x.id], createdAt: T0 + 2 * SECOND });
+        await store.deleteSubscriber(TENANT, x.id, T0 + 30 * SECOND);
+
+        await publishOne({ pending: [o.id], createdAt: T0 }, OTHER_EXTENSION);
+        const oFailed = await settle(o.id, T0 + 10, { kind: 'retry', nextAttemptAt: FAR });
+
+        expect((await store.getSubscriber(TENANT, k.id))!.status).toBe('blocked');
+        return {
+          a, i, k, x, o,
+          aDisabled, aFailed, aSuccess, aFailedB,
+          aPending: (await deliveryOf(pending.event.id, a.id)).id,
+          aFiltered: (await deliveryOf(filtered.event.id, a.id)).id,
+          iSuccess, kDisabled, xSuccess,
+          xCancelled: (await deliveryOf(cancelled.event.id, x.id)).id,
+          oFailed,
+        };
+      }
+
+      it('requeueDeliveries: queues matching deliveries of an active subscriber again: PENDING, due now, a new run', async () => {
+        const s = await seedRequeue();
+        const now = T0 + HOUR;
+        const q: BulkRetry = { startDate: T0, endDate: T0 + DAY, subscriberIds: [s.a.id], statuses: ['FAILED', 'DISABLED'] };
+        expect(await store.requeueDeliveries(TENANT, q, now)).toEqual({ queued: 3 });
+        for (const id of [s.aDisabled, s.aFailed, s.aFailedB]) {
+          expect(await detail(id)).toMatchObject({ status: 'PENDING', attempt: 1, next_attempt_on: iso(now) });
+        }
+        expect((await detail(s.aSuccess)).status).toBe('SUCCESS');
+        expect(await detail(s.aPending)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0 + 4 * SECOND) });
+        // Due at `now` and not before; each starts a new run, its attempt count over all runs kept.
+        expect(ids((await store.claim([claimFor(s.a.id)], 'node-1', now - 1)).deliveries)).toEqual([s.aPending]);
+        const due = await store.claim([claimFor(s.a.id)], 'node-1', now);
+        expect(ids(due.deliveries)).toEqual(sorted(s.aDisabled, s.aFailed, s.aFailedB));
+        for (const d of due.deliveries) expect(d).toMatchObject({ attemptCount: 1, runAttempts: 0, runStartedAt: null });
+      });
+
+      it('requeueDeliveries: parks matching deliveries of an inactive or blocked subscriber as RESYNC', async () => {
+        const s = await seedRequeue();
+        const depth = await store.queueDepth();
+        const q: BulkRetry = { startDate: T0, endDate: T0 + DAY, subscriberIds: [s.i.id, s.k.id], statuses: ['SUCCESS', 'DISABLED'] };
+        expect(await store.requeueDeliveries(TENANT, q, T0 + HOUR)).toEqual({ queued: 2 });
+        for (const id of [s.iSuccess, s.kDisabled]) expect(await detail(id)).toMatchObject({ status: 'RESYNC', next_attempt_on: null });
+        expect(await store.queueDepth()).toBe(depth);
+        expect((await store.claim([claimFor(s.i.id), claimFor(s.k.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+        expect((await store.getSubscriber(TENANT, s.i.id))!.status).toBe('inactive');
+        expect((await store.getSubscriber(TENANT, s.k.id))!.status).toBe('blocked');
+
+        // Re-activation sends a parked delivery, as a new run.
+        await store.setSubscriberStatus(TENANT, s.k.id, 'active', T0 + 2 * HOUR);
+        const again = await claimOne(s.k.id, 'node-1', T0 + 2 * HOUR);
+        expect(again).toMatchObject({ id: s.kDisabled, attemptCount: 1, runAttempts: 0, runStartedAt: null });
+      });
+
+      it("requeueDeliveries: leaves deleted subscribers' deliveries, FILTER_ERROR records and other tenants alone", async () => {
+        const s = await seedRequeue();
+        const all: BulkRetry = { startDate: T0, endDate: T0 + DAY, statuses: ['PENDING', 'SUCCESS', 'FAILED', 'DISABLED', 'RESYNC', 'FILTER_ERROR'] };
+        expect(await store.requeueDeliveries(OTHER_ORGANIZATION, all, T0 + HOUR)).toEqual({ queued: 0 });
+        // Naming another tenant's subscribers does not reach them.
+        expect(await store.requeueDeliveries(OTHER_EXTENSION, { ...all, subscriberIds: [s.a.id, s.i.id, s.k.id] }, T0 + HOUR)).toEqual({ queued: 0 });
+        expect((await detail(s.aFailed)).status).toBe('FAILED');
+
+        // a: five (not its FILTER_ERROR record); i and k: one each, parked; x: none.
+        expect(await store.requeueDeliveries(TENANT, all, T0 + HOUR)).toEqual({ queued: 7 });
+        for (const id of [s.aDisabled, s.aFailed, s.aSuccess, s.aFailedB, s.aPending]) {
+          expect(await detail(id)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0 + HOUR) });
+        }
+        for (const id of [s.iSuccess, s.kDisabled]) expect((await detail(id)).status).toBe('RESYNC');
+        expect(await detail(s.aFiltered)).toMatchObject({ status: 'FILTER_ERROR', error: 'filter threw', next_attempt_on: null });
+        expect((await detail(s.xSuccess)).status).toBe('SUCCESS');
+        expect(await detail(s.xCancelled)).toMatchObject({ status: 'DISABLED', next_attempt_on: null });
+        expect((await store.claim([claimFor(s.x.id)], 'node-1', T0 + HOUR)).deliveries).toEqual([]);
+        expect(await detail(s.oFailed, OTHER_EXTENSION)).toMatchObject({ status: 'FAILED', next_attempt_on: iso(FAR) });
+      });
+
+      it('requeueDeliveries: selects by creation time (both ends included), subscriber ids, event slugs and statuses', async () => {
+        const s = await seedRequeue();
+        const at = T0 + HOUR;
+        const q = (over: Partial<BulkRetry>): BulkRetry => ({ startDate: T0, endDate: T0 + DAY, statuses: ['SUCCESS', 'FAILED', 'DISABLED'], ...over });
+        // a's deliveries created from T0 + 1 s to T0 + 2 s, both ends included.
+        expect(await store.requeueDeliveries(TENANT, q({ startDate: T0 + SECOND, endDate: T0 + 2 * SECOND, subscriberIds: [s.a.id] }), at)).toEqual({ queued: 2 });
+        expect((await detail(s.aFailed)).status).toBe('PENDING');
+        expect((await detail(s.aSuccess)).status).toBe('PENDING');
+        expect((await detail(s.aDisabled)).status).toBe('DISABLED');
+        expect((await detail(s.aFailedB)).status).toBe('FAILED');
+        expect((await detail(s.iSuccess)).status).toBe('SUCCESS');
+        // By event slug (one of those named matches): aFailedB only; its FILTER_ERROR sibling stays as it is.
+        expect(await store.requeueDeliveries(TENANT, q({ eventSlugs: [SLUG_B, 'application/order/cancelled/v1'] }), at)).toEqual({ queued: 1 });
+        expect((await detail(s.aFailedB)).status).toBe('PENDING');
+        expect((await detail(s.aFiltered)).status).toBe('FILTER_ERROR');
+        // One status, two subscribers.
+        expect(await store.requeueDeliveries(TENANT, q({ statuses: ['DISABLED'], subscriberIds: [s.a.id, s.k.id] }), at)).toEqual({ queued: 2 });
+        expect((await detail(s.aDisabled)).status).toBe('PENDING');
+        expect((await detail(s.kDisabled)).status).toBe('RESYNC');
+        expect((await detail(s.iSuccess)).status).toBe('SUCCESS');
+        // Ranges with nothing in them.
+        expect(await store.requeueDeliveries(TENANT, q({ startDate: T0 + 6 * SECOND }), at)).toEqual({ queued: 0 });
+        expect(await store.requeueDeliveries(TENANT, q({ startDate: T0 + 1, endDate: T0 + SECOND - 1 }), at)).toEqual({ queued: 0 });
+      });
+
+      it('rotateSecret: getSubscriber shows the new secret, the dispatcher also the previous one and until when; listeners fire', async () => {
+        const s = await create();
+        const bystander = await create();
+        const original = s.auth_meta.secret;
+        const changes = listen();
+
+        expect(await store.rotateSecret(TENANT, s.id, 'whsec_rotated_1', T0 + HOUR, T0 + SECOND)).toBe(true);
+        expect(changes.calls).toBe(1);
+        const read = await store.getSubscriber(TENANT, s.id);
+        expect(read).toEqual({ ...s, auth_meta: { type: 'hmac', secret: 'whsec_rotated_1' }, updated_on: iso(T0 + SECOND) });
+        expect(await store.getSubscriberForDispatch(s.id)).toEqual({ ...read, deleted: false, previousSecret: original, previousSecretUntil: T0 + HOUR });
+
+        // Rotating again: the secret just replaced becomes the previous one.
+        expect(await store.rotateSecret(TENANT, s.id, 'whsec_rotated_2', T0 + 3 * HOUR, T0 + 2 * HOUR)).toBe(true);
+        expect(changes.calls).toBe(2);
+        expect((await store.getSubscriber(TENANT, s.id))!.auth_meta).toEqual({ type: 'hmac', secret: 'whsec_rotated_2' });
+        expect(await store.getSubscriberForDispatch(s.id)).toMatchObject({
+          auth_meta: { type: 'hmac', secret: 'whsec_rotated_2' },
+          previousSecret: 'whsec_rotated_1',
+          previousSecretUntil: T0 + 3 * HOUR,
+        });
+        expect(await store.getSubscriberForDispatch(bystander.id)).toEqual({ ...bystander, deleted: false, previousSecret: null, previousSecretUntil: null });
+      });
+
+      it("rotateSecret: refuses an unknown, another tenant's or a deleted subscriber", async () => {
+        const s = await create();
+        const gone = await create();
+        await store.deleteSubscriber(TENANT, gone.id, T0 + 1);
+        const changes = listen();
+        const refused: [Tenant, number][] = [
+          [OTHER_EXTENSION, s.id],
+          [OTHER_ORGANIZATION, s.id],
+          [TENANT, s.id + 1000],
+          [TENANT, gone.id],
+        ];
+        for (const [tenant, id] of refused) {
+          expect(await store.rotateSecret(tenant, id, 'whsec_hijacked', T0 + HOUR, T0 + SECOND)).toBe(false);
+        }
+        expect(changes.calls).toBe(0);
+        expect(await store.getSubscriber(TENANT, s.id)).toEqual(s);
+        expect(await store.getSubscriberForDispatch(s.id)).toMatchObject({ auth_meta: s.auth_meta, previousSecret: null, previousSecretUntil: null });
+        expect(await store.getSubscriberForDispatch(gone.id)).toMatchObject({ auth_meta: gone.auth_meta, previousSecret: null, previousSecretUntil: null });
+      });
+
+      /** Calls purgeExpired until it answers 0; returns the total and the answers. */
+      async function purgeAll(cutoff: number, batch: number, now: number) {
+        const answers: number[] = [];
+        for (let i = 0; i < 100; i++) {
+          const removed = await store.purgeExpired(cutoff, batch, now);
+          answers.push(removed);
+          if (removed === 0) break;
+        }
+        return { total: answers.reduce((x, y) => x + y, 0), answers };
+      }
+
+      it('purgeExpired: deletes finished deliveries created before the cutoff, attempts before it and events left without deliveries', async () => {
+        const a = await create();
+        const inactive = await create({ status: 'inactive' });
+        const x = await create();
+        const cutoff = T0 + DAY;
+        const now = T0 + 40 * DAY;
+
+        // Created before the cutoff.
+        const success = await publishOne({ pending: [a.id], createdAt: T0 });
+        const dSuccess = await settle(a.id, T0 + 10, { kind: 'success' });
+        const failed = await publishOne({ pending: [a.id], createdAt: T0 + 1 });
+        const dFailed = await settle(a.id, T0 + 20, { kind: 'retry', nextAttemptAt: FAR });
+        const mixed = await publishOne({ pending: [a.id], resync: [inactive.id], createdAt: T0 + 2 });
+        const dMixed = await settle(a.id, T0 + 30, { kind: 'success' });
+        const filtered = await publishOne({ createdAt: T0 + 3, deliveries: [{ subscriberId: a.id, status: 'FILTER_ERROR', error: 'filter threw' }] });
+        const parked = await publishOne({ resync: [inactive.id], createdAt: T0 + 4 });
+        const cancelled = await publishOne({ pending: [x.id], createdAt: T0 + 5 });
+        await store.deleteSubscriber(TENANT, x.id, T0 + 6);
+        const empty = await publishOne({ createdAt: T0 + 7 });
+        // At the cutoff and after it: kept, whatever their status.
+        const atCutoff = await publishOne({ pending: [a.id], createdAt: cutoff });
+        const dAtCutoff = await settle(a.id, cutoff, { kind: 'success' });
+        const recent = await publishOne({ pending: [a.id], createdAt: cutoff + HOUR });
+        const dRecent = await settle(a.id, cutoff + HOUR, { kind: 'success' });
+        const emptyRecent = await publishOne({ createdAt: cutoff + 1 });
+        // Old, but still queued (published last so the claims above did not take it).
+        const pending = await publishOne({ pending: [a.id], createdAt: T0 + 8 });
+
+        const { total, answers } = await purgeAll(cutoff, 100, now);
+        // 3 attempts (before the cutoff), 4 deliveries (SUCCESS ×2, FILTER_ERROR, DISABLED), 4 events.
+        expect(total).toBe(11);
+        expect(answers.at(-1)).toBe(0);
+
+        for (const e of [success, filtered, cancelled, empty]) expect(await store.getEvent(TENANT, e.event.id)).toBeNull();
+        for (const id of [dSuccess, dMixed]) expect(await store.getDelivery(TENANT, id)).toBeNull();
+        // An event keeps what is left of its deliveries.
+        expect((await store.getEvent(TENANT, mixed.event.id))!.deliveries).toEqual([await deliveryOf(mixed.event.id, inactive.id)]);
+        expect((await deliveryOf(mixed.event.id, inactive.id)).status).toBe('RESYNC');
+        // Queued deliveries stay, though their old attempts go.
+        expect(await detail(dFailed)).toMatchObject({ status: 'FAILED', attempt: 1, attempts: [] });
+        expect((await deliveryOf(failed.event.id, a.id)).id).toBe(dFailed);
+        expect((await deliveryOf(pending.event.id, a.id)).status).toBe('PENDING');
+        expect((await deliveryOf(parked.event.id, inactive.id)).status).toBe('RESYNC');
+        for (const id of [dAtCutoff, dRecent]) expect((await detail(id)).attempts).toHaveLength(1);
+        for (const e of [atCutoff, recent, emptyRecent]) expect(await store.getEvent(TENANT, e.event.id)).not.toBeNull();
+        expect((await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 })).page.item_total).toBe(6);
+        expect(await store.purgeExpired(cutoff, 100, now)).toBe(0);
+      });
+
+      it('purgeExpired: deletes at most `batch` rows of each kind per call, and repeated calls reach 0', async () => {
+        const a = await create();
+        const events = [];
+        for (let i = 0; i < 5; i++) {
+          events.push((await publishOne({ pending: [a.id], idempotencyKey: `order-${i}`, createdAt: T0 + i * SECOND })).event);
+          await settle(a.id, T0 + i * SECOND + 10, { kind: 'success' });
+        }
+        const cutoff = T0 + DAY;
+        const now = T0 + 3 * DAY;
+        const first = await store.purgeExpired(cutoff, 2, now);
+        expect(first).toBeGreaterThan(0);
+        expect(first).toBeLessThanOrEqual(4 * 2);
+        expect((await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 })).page.item_total).toBe(3);
+
+        const rest = await purgeAll(cutoff, 2, now);
+        for (const n of rest.answers) expect(n).toBeLessThanOrEqual(4 * 2);
+        // Two more calls at least remove the other three deliveries, then one answers 0.
+        expect(rest.answers.length).toBeGreaterThanOrEqual(3);
+        expect(rest.answers.at(-1)).toBe(0);
+        // 5 attempts, 5 deliveries, 5 events, 5 idempotency keys.
+        expect(first + rest.total).toBe(20);
+        expect((await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 20 })).page.item_total).toBe(0);
+        for (const e of events) expect(await store.getEvent(TENANT, e.id)).toBeNull();
+        expect(await store.purgeExpired(cutoff, 2, now)).toBe(0);
+      });
+
+      it('purgeExpired: deletes idempotency keys older than the cutoff and than 24 hours before now', async () => {
+        const a = await create();
+        // Queued deliveries keep both events: only their keys can go.
+        const older = await publishOne({ pending: [a.id], idempotencyKey: 'order-1', createdAt: T0 });
+        const newer = await publishOne({ pending: [a.id], idempotencyKey: 'order-2', createdAt: T0 + 20 * HOUR });
+        // The cutoff bounds keys too.
+        expect(await store.purgeExpired(T0, 100, T0 + 100 * HOUR)).toBe(0);
+        // A key younger than 24 hours stays, even when older than the cutoff.
+        expect(await store.purgeExpired(T0 + 30 * HOUR, 100, T0 + 30 * HOUR)).toBe(1);
+        expect(await store.purgeExpired(T0 + 30 * HOUR, 100, T0 + 30 * HOUR)).toBe(0);
+        const repeat = await publishOne({ idempotencyKey: 'order-2', createdAt: T0 + 30 * HOUR });
+        expect(repeat.result).toEqual({ event_id: newer.event.id, deliveries: 1, duplicate: true });
+        expect(await store.purgeExpired(T0 + 30 * HOUR, 100, T0 + 45 * HOUR)).toBe(1);
+        expect(await store.purgeExpired(T0 + 30 * HOUR, 100, T0 + 45 * HOUR)).toBe(0);
+        for (const e of [older, newer]) expect((await deliveryOf(e.event.id, a.id)).status).toBe('PENDING');
       });
     });
 

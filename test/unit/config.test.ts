@@ -60,6 +60,8 @@ describe('loadConfig reads each setting', () => {
     [{ HOOKD_SMTP_URL: 'smtp://mail:25' }, { smtpUrl: 'smtp://mail:25' }],
     [{ HOOKD_SMTP_URL: 'smtps://u:p@mail:465' }, { smtpUrl: 'smtps://u:p@mail:465' }],
     [{ HOOKD_RETENTION_DAYS: '7' }, { retentionDays: 7 }],
+    [{}, { databasePoolSize: 10 }],
+    [{ HOOKD_DATABASE_POOL_SIZE: '50' }, { databasePoolSize: 50 }],
   ])('%j → %j', (env, expected) => {
     expect(loadConfig(env)).toMatchObject(expected);
   });
@@ -78,6 +80,8 @@ describe('loadConfig rejects bad values with a ConfigError naming the variable',
     [{ HOOKD_ROLE: 'worker' }, /HOOKD_ROLE must be one of all, api, dispatcher, got "worker"/],
     [{ HOOKD_ROLE: 'API' }, /HOOKD_ROLE must be one of/],
     [{ HOOKD_LOG_LEVEL: 'verbose' }, /HOOKD_LOG_LEVEL must be one of/],
+    [{ HOOKD_DATABASE_POOL_SIZE: '0' }, /HOOKD_DATABASE_POOL_SIZE must be between 1 and 200/],
+    [{ HOOKD_DATABASE_POOL_SIZE: '201' }, /HOOKD_DATABASE_POOL_SIZE must be between 1 and 200/],
     [{ HOOKD_DATABASE_URL: 'mysql://db/hookd' }, /HOOKD_DATABASE_URL must start with sqlite: or postgres:\/\//],
     [{ HOOKD_DATABASE_URL: './data/hookd.db' }, /HOOKD_DATABASE_URL must start with sqlite: or postgres:\/\//],
     [{ HOOKD_DATABASE_URL: 'sqlite:' }, /HOOKD_DATABASE_URL "sqlite:" needs a file path/],

@@ -118,12 +118,12 @@ export function sqliteDispatch(db: Database.Database, changed: () => void) {
       if (r.outcome.kind === 'give-up') {
         const since = lastSuccess.get(r.subscriberId) as number | null | undefined;
         const down = r.outcome.gone === true || since == null || since < r.runStartedAt;
-        if (down && block.run(r.attemptedAt, r.subscriberId).changes > 0) {
-          parkQueued.run(r.subscriberId);
-          blocked.push(r.subscriberId);
-        }
+        if (down && block.run(r.attemptedAt, r.subscriberId).changes > 0) blocked.push(r.subscriberId);
       }
     }
+    // Parked once the whole batch is recorded, so a retry recorded after the give-up in this batch is parked too
+    // instead of staying queued (FAILED) for a blocked subscriber.
+    for (const id of blocked) parkQueued.run(id);
     return { blocked };
   });
 

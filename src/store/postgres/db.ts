@@ -1,0 +1,66 @@
+// The PostgreSQL connection pool, transactions with retry on the SQLSTATEs worth retrying, and a placeholder builder.
+import pg from 'pg';
+
+// BIGINT (ids, epoch ms, count(*)) and NUMERIC (sum of a BIGINT) arrive as strings by default, because they can exceed
+// 2^53. hookd's ids and times never come near that, so they are numbers here, for this pool only (not pg's globals).
+const INT8 = 20;
+const NUMERIC = 1700;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8 || oid === NUMERIC) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export function createPool(url: string, poolSize: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types,
+    // A database that does not answer fails the call after 5 s instead of queueing it forever.
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'hookd',
+  });
+  // An idle connection dropped by the server (restart, failover) is reported here; without a listener Node would crash.
+  // The pool has already discarded it and the next query opens a fresh one.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** SQLSTATEs after which the whole transaction can simply run again (graphile-worker keeps the same table). */
+const RETRYABLE = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected: two batches locked the same rows in different orders; one is rolled back
+]);
+const MAX_TRIES = 5;
+
+/** Runs `work` in one transaction on one connection, again from the start when it fails with a retryable SQLSTATE. */
+export async function transaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    // A connection that cannot even roll back is broken: release(true) closes it instead of pooling it again.
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      broken = await client.query('ROLLBACK').then(() => false, () => true);
+      const code = (error as { code?: string }).code;
+      if (attempt >= MAX_TRIES || code === undefined || !RETRYABLE.has(code)) throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+/** Builds `$n` placeholders for a statement whose WHERE clause depends on the query. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}

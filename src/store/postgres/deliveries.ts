@@ -1,0 +1,77 @@
+// Reading deliveries for the API, and the manual retry of one.
+import type pg from 'pg';
+import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/types.ts';
+import type { DeliveryQuery, RetryOutcome } from '../port.ts';
+import { Params, transaction } from './db.ts';
+import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
+
+const SELECT_ONE = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 AND organization_id = $2 AND extension_id = $3`;
+const SELECT_ATTEMPTS =
+  'SELECT attempt, attempted_at, response_code, duration_ms, response_body, error FROM attempts WHERE delivery_id = $1 ORDER BY attempt';
+// The subscriber's row is read under a share lock, so a status change cannot slip between this read and the re-queue
+// (a change locks the subscriber first too, then its deliveries: the same order, so the two never deadlock).
+// Subscribers are only ever soft-deleted, so the join always finds the delivery's subscriber.
+const SELECT_FOR_RETRY = `
+  SELECT d.status, s.status AS subscriber_status, s.deleted_at
+  FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+  WHERE d.id = $1 AND d.organization_id = $2 AND d.extension_id = $3
+  FOR SHARE OF s`;
+const REQUEUE = `
+  UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = NULL, run_attempts = 0, run_started_at = NULL
+  WHERE id = $3`;
+
+export function postgresDeliveries(pool: pg.Pool) {
+  async function list(tenant: Tenant, q: DeliveryQuery): Promise<Paged<DeliveryView>> {
+    const p = new Params();
+    const where = [`organization_id = ${p.add(tenant.organizationId)}`, `extension_id = ${p.add(tenant.extensionId)}`];
+    const add = (column: string, op: string, value: string | number | undefined) => {
+      if (value !== undefined) where.push(`${column} ${op} ${p.add(value)}`);
+    };
+    add('company_id', '=', q.companyId);
+    add('subscriber_id', '=', q.subscriberId);
+    add('status', '=', q.status);
+    add('event_slug', '=', q.eventSlug);
+    add('created_at', '>=', q.startDate);
+    add('created_at', '<=', q.endDate);
+    const clause = where.join(' AND ');
+    const total = (await pool.query<{ n: number }>(`SELECT count(*) AS n FROM deliveries WHERE ${clause}`, p.values)).rows[0]!.n;
+    const { rows } = await pool.query<DeliveryRow>(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause}
+       ORDER BY created_at DESC, id DESC LIMIT $${p.values.length + 1} OFFSET $${p.values.length + 2}`,
+      [...p.values, q.pageSize, (q.pageNo - 1) * q.pageSize],
+    );
+    return {
+      items: rows.map(toDeliveryView),
+      page: { current: q.pageNo, size: q.pageSize, item_total: total, has_next: q.pageNo * q.pageSize < total, type: 'number' },
+    };
+  }
+
+  async function get(tenant: Tenant, id: number): Promise<DeliveryDetail | null> {
+    const row = (await pool.query<DeliveryRow>(SELECT_ONE, [id, tenant.organizationId, tenant.extensionId])).rows[0];
+    if (!row) return null;
+    const { rows } = await pool.query<AttemptRow>(SELECT_ATTEMPTS, [id]);
+    return { ...toDeliveryView(row), error: row.last_error, attempts: rows.map(toAttemptView) };
+  }
+
+  const retry = (tenant: Tenant, id: number, now: number): Promise<RetryOutcome> =>
+    transaction(pool, async (client) => {
+      const row = (
+        await client.query<{ status: string; subscriber_status: string; deleted_at: number | null }>(SELECT_FOR_RETRY, [
+          id,
+          tenant.organizationId,
+          tenant.extensionId,
+        ])
+      ).rows[0];
+      if (!row) return 'not-found';
+      if (row.status === 'FILTER_ERROR') return 'filtered';
+      if (row.deleted_at !== null) return 'subscriber-deleted';
+      if (row.subscriber_status !== 'active') {
+        await client.query(REQUEUE, ['RESYNC', null, id]);
+        return 'parked';
+      }
+      await client.query(REQUEUE, ['PENDING', now, id]);
+      return 'queued';
+    });
+
+  return { list, get, retry };
+}

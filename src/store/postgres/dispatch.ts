@@ -1,0 +1,273 @@
+// The dispatcher's side of PostgreSQL: lease due deliveries for many subscribers in one statement (SKIP LOCKED, so
+// nodes never wait on each other's claims), record a batch of attempt results in one transaction of four statements.
+import type pg from 'pg';
+import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
+import { transaction } from './db.ts';
+
+// One round trip for the whole claim. For each requested subscriber, the LATERAL subquery descends the partial
+// deliveries_due index to its earliest due rows and locks up to max_rows of them, skipping rows another node is
+// leasing this instant; the UPDATE leases them. Each answer row is a claimed delivery (or, for a subscriber with
+// nothing claimed, one row with id NULL), and carries when that subscriber's earliest queued delivery now falls due:
+// the statement sees the table as it was before its own UPDATE, so that is the earlier of the new lease end (if
+// anything was claimed) and the earliest queued delivery not claimed here.
+const CLAIM = `
+  WITH requests AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS r(subscriber_id, max_rows, lease_until)
+  ),
+  picked AS (
+    SELECT due.id, r.subscriber_id
+    FROM requests r
+    CROSS JOIN LATERAL (
+      SELECT d.id FROM deliveries d
+      WHERE d.subscriber_id = r.subscriber_id AND d.status IN ('PENDING', 'FAILED') AND d.next_attempt_at <= $4
+      ORDER BY d.next_attempt_at
+      LIMIT r.max_rows
+      FOR UPDATE SKIP LOCKED
+    ) AS due
+  ),
+  claimed AS (
+    UPDATE deliveries d SET next_attempt_at = r.lease_until, lease_owner = $5
+    FROM picked p JOIN requests r ON r.subscriber_id = p.subscriber_id
+    WHERE d.id = p.id
+    RETURNING d.id, d.event_seq, d.event_id, d.subscriber_id, d.attempt_count, d.run_attempts, d.run_started_at, d.body
+  ),
+  next_due AS MATERIALIZED (
+    SELECT r.subscriber_id, least(
+      CASE WHEN EXISTS (SELECT 1 FROM picked p WHERE p.subscriber_id = r.subscriber_id) THEN r.lease_until END,
+      (SELECT d.next_attempt_at FROM deliveries d
+       WHERE d.subscriber_id = r.subscriber_id AND d.status IN ('PENDING', 'FAILED')
+         AND d.id NOT IN (SELECT p.id FROM picked p WHERE p.subscriber_id = r.subscriber_id)
+       ORDER BY d.next_attempt_at LIMIT 1)
+    ) AS at
+    FROM requests r
+  )
+  SELECT n.subscriber_id, n.at AS next_due, c.id, c.event_id, c.attempt_count, c.run_attempts, c.run_started_at,
+    coalesce(c.body, e.body) AS body
+  FROM next_due n
+  LEFT JOIN claimed c ON c.subscriber_id = n.subscriber_id
+  LEFT JOIN events e ON e.seq = c.event_seq AND c.body IS NULL
+  ORDER BY n.subscriber_id, c.id`;
+
+interface ClaimRow {
+  subscriber_id: number;
+  next_due: number | null;
+  id: number | null;
+  event_id: string;
+  attempt_count: number;
+  run_attempts: number;
+  run_started_at: number | null;
+  body: string;
+}
+
+// Every result of the batch in one statement: parks (RESYNC, no attempt row), finished attempts (the delivery moves
+// on and one attempts row is written), each only while `owner` still holds the lease. Answers which were applied.
+const RECORD = `
+  WITH results AS (
+    SELECT * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::float8[], $8::int[],
+      $9::text[], $10::text[], $11::bigint[])
+      AS r(delivery_id, status, attempt, attempted_at, run_started_at, duration_ms, response_code, response_body, error,
+        next_attempt_at)
+  ),
+  parked AS (
+    UPDATE deliveries d SET status = 'RESYNC', next_attempt_at = NULL, lease_owner = NULL
+    FROM results r
+    WHERE r.status = 'RESYNC' AND d.id = r.delivery_id AND d.lease_owner = $1
+  ),
+  finished AS (
+    UPDATE deliveries d SET status = r.status, next_attempt_at = r.next_attempt_at, lease_owner = NULL,
+      attempt_count = r.attempt, run_attempts = d.run_attempts + 1, run_started_at = r.run_started_at,
+      last_attempt_at = r.attempted_at, last_response_code = r.response_code, last_response_time = r.duration_ms,
+      last_error = r.error
+    FROM results r
+    WHERE r.status <> 'RESYNC' AND d.id = r.delivery_id AND d.lease_owner = $1
+    RETURNING d.id, d.subscriber_id, d.organization_id, d.extension_id, d.company_id, d.event_slug
+  ),
+  logged AS (
+    INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
+      attempted_at, response_code, duration_ms, response_body, error)
+    SELECT f.id, f.subscriber_id, f.organization_id, f.extension_id, f.company_id, f.event_slug, r.attempt,
+      r.attempted_at, r.response_code, r.duration_ms, r.response_body, r.error
+    FROM finished f JOIN results r ON r.delivery_id = f.id
+  )
+  SELECT id FROM finished`;
+
+// The subscribers of the applied results, locked in id order: two nodes recording for overlapping subscribers queue
+// up here instead of deadlocking, and the blocking rule below reads success times no other node is changing.
+const LOCK_SUBSCRIBERS = `
+  SELECT id, status, deleted_at, last_success_at FROM subscribers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`;
+
+// Success and failure times, blocks, and the parking of every blocked subscriber's queue, in one statement.
+const MARK_SUBSCRIBERS = `
+  WITH marks AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m(id, success_at, failure_at, blocked_at)
+  ),
+  marked AS (
+    UPDATE subscribers s SET
+      last_success_at = greatest(s.last_success_at, m.success_at),
+      last_failure_at = greatest(s.last_failure_at, m.failure_at),
+      status = CASE WHEN m.blocked_at IS NULL THEN s.status ELSE 'blocked' END,
+      updated_at = coalesce(m.blocked_at, s.updated_at)
+    FROM marks m WHERE s.id = m.id
+  )
+  UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL
+  WHERE subscriber_id IN (SELECT id FROM marks WHERE blocked_at IS NOT NULL)
+    AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL`;
+
+const RELEASE = `
+  UPDATE deliveries SET next_attempt_at = $1, lease_owner = NULL
+  WHERE lease_owner = $2 AND status IN ('PENDING', 'FAILED')`;
+
+// Skip-scan over the due index: one index descent per subscriber with queued deliveries, O(subscribers · log n),
+// never a read of every queued delivery.
+const DUE = `
+  WITH RECURSIVE s(id) AS (
+    (SELECT subscriber_id FROM deliveries WHERE status IN ('PENDING', 'FAILED') ORDER BY subscriber_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.subscriber_id FROM deliveries d
+            WHERE d.status IN ('PENDING', 'FAILED') AND d.subscriber_id > s.id
+            ORDER BY d.subscriber_id LIMIT 1)
+    FROM s WHERE s.id IS NOT NULL
+  )
+  SELECT id AS "subscriberId",
+    (SELECT min(next_attempt_at) FROM deliveries WHERE subscriber_id = s.id AND status IN ('PENDING', 'FAILED')) AS "nextAttemptAt"
+  FROM s WHERE id IS NOT NULL`;
+
+const QUEUE_DEPTH = "SELECT count(*) AS n FROM deliveries WHERE status IN ('PENDING', 'FAILED')";
+
+const STATUS_AFTER: Record<Exclude<AttemptResult['outcome']['kind'], 'park'>, string> = {
+  success: 'SUCCESS',
+  retry: 'FAILED',
+  'give-up': 'DISABLED',
+};
+
+interface SubscriberState {
+  id: number;
+  status: string;
+  deleted_at: number | null;
+  last_success_at: number | null;
+}
+
+interface SubscriberMarks {
+  successAt: number | null;
+  failureAt: number | null;
+  blockedAt: number | null;
+}
+
+/**
+ * Blocking (DESIGN.md § Delivery semantics), as SQLite applies it result by result: a delivery gave up and its
+ * subscriber has had no success since that delivery's run began (successes earlier in the batch count, later ones
+ * do not), or the endpoint answered 410. Only an active, live subscriber is blocked, once.
+ */
+export function decideMarks(applied: AttemptResult[], subscribers: SubscriberState[]) {
+  const state = new Map(subscribers.map((s) => [s.id, { ...s }]));
+  const marks = new Map<number, SubscriberMarks>();
+  const blocked: number[] = [];
+  for (const r of applied) {
+    const s = state.get(r.subscriberId);
+    const m = marks.get(r.subscriberId) ?? { successAt: null, failureAt: null, blockedAt: null };
+    marks.set(r.subscriberId, m);
+    if (r.outcome.kind === 'success') {
+      m.successAt = Math.max(m.successAt ?? 0, r.attemptedAt);
+      if (s) s.last_success_at = Math.max(s.last_success_at ?? 0, r.attemptedAt);
+      continue;
+    }
+    m.failureAt = Math.max(m.failureAt ?? 0, r.attemptedAt);
+    if (r.outcome.kind !== 'give-up' || !s) continue;
+    const since = s.last_success_at;
+    const down = r.outcome.gone === true || since == null || since < r.runStartedAt;
+    if (down && s.status === 'active' && s.deleted_at === null) {
+      s.status = 'blocked';
+      m.blockedAt = r.attemptedAt;
+      blocked.push(r.subscriberId);
+    }
+  }
+  return { marks, blocked };
+}
+
+/** A delivery appears once per batch: a later result for the same delivery would find its lease already gone. */
+function firstPerDelivery(results: AttemptResult[]): AttemptResult[] {
+  const seen = new Set<number>();
+  return results.filter((r) => !seen.has(r.deliveryId) && (seen.add(r.deliveryId), true));
+}
+
+export function postgresDispatch(pool: pg.Pool, changed: () => void) {
+  async function claim(requests: ClaimRequest[], owner: string, now: number): Promise<ClaimResult> {
+    const deliveries: ClaimedDelivery[] = [];
+    const nextDue = new Map<number, number | null>();
+    if (requests.length === 0) return { deliveries, nextDue };
+    // The same subscriber asked twice gets one request for both limits, as if claimed one after the other.
+    const merged = new Map<number, { limit: number; leaseUntil: number }>();
+    for (const r of requests) {
+      const m = merged.get(r.subscriberId);
+      if (m) (m.limit += r.limit), (m.leaseUntil = Math.max(m.leaseUntil, now + r.leaseMs));
+      else merged.set(r.subscriberId, { limit: r.limit, leaseUntil: now + r.leaseMs });
+    }
+    const { rows } = await pool.query<ClaimRow>(CLAIM, [
+      [...merged.keys()],
+      [...merged.values()].map((m) => m.limit),
+      [...merged.values()].map((m) => m.leaseUntil),
+      now,
+      owner,
+    ]);
+    for (const row of rows) {
+      nextDue.set(row.subscriber_id, row.next_due);
+      if (row.id === null) continue;
+      deliveries.push({
+        id: row.id,
+        eventId: row.event_id,
+        subscriberId: row.subscriber_id,
+        attemptCount: row.attempt_count,
+        runAttempts: row.run_attempts,
+        runStartedAt: row.run_started_at,
+        body: row.body,
+      });
+    }
+    return { deliveries, nextDue };
+  }
+
+  const record = (all: AttemptResult[], owner: string): Promise<RecordSummary> =>
+    transaction(pool, async (client) => {
+      const results = firstPerDelivery(all);
+      if (results.length === 0) return { blocked: [] };
+      const { rows } = await client.query<{ id: number }>(RECORD, [
+        owner,
+        results.map((r) => r.deliveryId),
+        results.map((r) => (r.outcome.kind === 'park' ? 'RESYNC' : STATUS_AFTER[r.outcome.kind])),
+        results.map((r) => r.attempt),
+        results.map((r) => r.attemptedAt),
+        results.map((r) => r.runStartedAt),
+        results.map((r) => r.durationMs),
+        results.map((r) => r.responseCode),
+        results.map((r) => r.responseBody),
+        results.map((r) => r.error),
+        results.map((r) => (r.outcome.kind === 'retry' ? r.outcome.nextAttemptAt : null)),
+      ]);
+      const appliedIds = new Set(rows.map((r) => r.id));
+      const applied = results.filter((r) => appliedIds.has(r.deliveryId));
+      if (applied.length === 0) return { blocked: [] };
+
+      const subscriberIds = [...new Set(applied.map((r) => r.subscriberId))];
+      const locked = await client.query<SubscriberState>(LOCK_SUBSCRIBERS, [subscriberIds]);
+      const { marks, blocked } = decideMarks(applied, locked.rows);
+      const ids = [...marks.keys()];
+      await client.query(MARK_SUBSCRIBERS, [
+        ids,
+        ids.map((id) => marks.get(id)!.successAt),
+        ids.map((id) => marks.get(id)!.failureAt),
+        ids.map((id) => marks.get(id)!.blockedAt),
+      ]);
+      return { blocked };
+    });
+
+  return {
+    claim,
+    async record(results: AttemptResult[], owner: string): Promise<RecordSummary> {
+      const summary = await record(results, owner);
+      if (summary.blocked.length > 0) changed();
+      return summary;
+    },
+    release: async (owner: string, now: number) => (await pool.query(RELEASE, [now, owner])).rowCount ?? 0,
+    due: async () => (await pool.query<DueSubscriber>(DUE)).rows,
+    queueDepth: async () => (await pool.query<{ n: number }>(QUEUE_DEPTH)).rows[0]!.n,
+  };
+}
