@@ -73,6 +73,12 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.random = options.random ?? Math.random;
+    // Work queued by another process (PostgreSQL NOTIFY); `all` when it is not known for whom.
+    store.onWork((ids) => {
+      if (this.stopped) return;
+      if (ids === 'all') void this.rescan();
+      else this.wake(ids);
+    });
     store.onSubscribersChanged(() => {
       this.subscribers.clear();
       // A re-activated subscriber's RESYNC deliveries were re-queued: find them.

@@ -134,6 +134,11 @@ export interface Store {
   close(): Promise<void>;
   /** Called after any subscriber or subscription change, so caches can drop what they hold. */
   onSubscribersChanged(listener: () => void): void;
+  /**
+   * Called when another process (or this one) queued work: the subscribers concerned, or 'all' when unknown.
+   * Adapters with a single process (SQLite) never call it: publish wakes the local dispatcher directly.
+   */
+  onWork(listener: (subscriberIds: number[] | 'all') => void): void;
 
   createSubscriber(tenant: Tenant, input: SubscriberInput, now: number): Promise<Subscriber>;
   getSubscriber(tenant: Tenant, id: number): Promise<Subscriber | null>;

@@ -8,6 +8,7 @@ import { postgresDispatch } from './dispatch.ts';
 import { postgresEvents } from './events.ts';
 import { postgresLifecycle } from './lifecycle.ts';
 import { migratePostgres } from './migrate.ts';
+import { Notifier, notifyChanged, notifyWork } from './notifier.ts';
 import { postgresReports } from './reports.ts';
 import { postgresSubscribers } from './subscribers.ts';
 
@@ -25,12 +26,22 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     await pool.end().catch(() => {});
     throw error;
   }
-  return new PostgresStore(pool);
+  const store = new PostgresStore(pool);
+  const notifier = new Notifier(
+    url,
+    (ids) => store.workNotified(ids),
+    () => store.changeNotified(),
+  );
+  await notifier.start().catch(() => {}); // a hint only: without it the dispatcher's rescan still finds the work
+  store.notifier = notifier;
+  return store;
 }
 
 class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly listeners: (() => void)[] = [];
+  private readonly workListeners: ((ids: number[] | 'all') => void)[] = [];
+  notifier: Notifier | undefined;
   private closed = false;
   private readonly subscribers;
   private readonly events;
@@ -56,6 +67,20 @@ class PostgresStore implements Store {
    */
   private subscribersChanged(): void {
     for (const listener of this.listeners) listener();
+    void notifyChanged(this.pool).catch(() => {});
+  }
+
+  /** A change saved on any node (this one included): drop what the caches hold. */
+  changeNotified(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  workNotified(ids: number[] | 'all'): void {
+    for (const listener of this.workListeners) listener(ids);
+  }
+
+  private tellWork(ids: Iterable<number> | 'all'): void {
+    void notifyWork(this.pool, ids).catch(() => {});
   }
 
   async migrate() {
@@ -67,10 +92,14 @@ class PostgresStore implements Store {
   async close() {
     if (this.closed) return;
     this.closed = true;
+    await this.notifier?.close();
     await this.pool.end();
   }
   onSubscribersChanged(listener: () => void) {
     this.listeners.push(listener);
+  }
+  onWork(listener: (ids: number[] | 'all') => void) {
+    this.workListeners.push(listener);
   }
 
   createSubscriber: Store['createSubscriber'] = (t, input, now) => this.subscribers.create(t, input, now);
@@ -83,14 +112,27 @@ class PostgresStore implements Store {
   saveSubscriptionRules: Store['saveSubscriptionRules'] = (t, id, slug, changes, now) => this.subscribers.saveRules(t, id, slug, changes, now);
   routableSubscribers: Store['routableSubscribers'] = (t, companyId) => this.subscribers.routable(t, companyId);
 
-  publish: Store['publish'] = (t, events, now) => this.events.publish(t, events, now);
+  publish: Store['publish'] = async (t, events, now) => {
+    const results = await this.events.publish(t, events, now);
+    const woken = new Set(events.flatMap((e) => e.deliveries.filter((d) => d.status === 'PENDING').map((d) => d.subscriberId)));
+    if (woken.size > 0) this.tellWork(woken);
+    return results;
+  };
   getEvent: Store['getEvent'] = (t, id) => this.events.get(t, id);
 
   listDeliveries: Store['listDeliveries'] = (t, q) => this.deliveries.list(t, q);
   getDelivery: Store['getDelivery'] = (t, id) => this.deliveries.get(t, id);
-  retryDelivery: Store['retryDelivery'] = (t, id, now) => this.deliveries.retry(t, id, now);
+  retryDelivery: Store['retryDelivery'] = async (t, id, now) => {
+    const outcome = await this.deliveries.retry(t, id, now);
+    if (outcome === 'queued') this.tellWork('all');
+    return outcome;
+  };
 
-  requeueDeliveries: Store['requeueDeliveries'] = (t, q, now) => this.lifecycle.requeue(t, q, now);
+  requeueDeliveries: Store['requeueDeliveries'] = async (t, q, now) => {
+    const result = await this.lifecycle.requeue(t, q, now);
+    if (result.queued > 0) this.tellWork('all');
+    return result;
+  };
   rotateSecret: Store['rotateSecret'] = async (t, id, secret, until, now) => {
     const ok = await this.lifecycle.rotate(t, id, secret, until, now);
     if (ok) this.subscribersChanged();

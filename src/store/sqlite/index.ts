@@ -61,6 +61,8 @@ class SqliteStore implements Store {
   onSubscribersChanged(listener: () => void) {
     this.listeners.push(listener);
   }
+  // One process owns the file: publish wakes the local dispatcher directly, so there is nobody else to tell.
+  onWork() {}
 
   createSubscriber: Store['createSubscriber'] = async (t, input, now) => this.subscribers.create(t, input, now);
   getSubscriber: Store['getSubscriber'] = async (t, id) => this.subscribers.get(t, id);

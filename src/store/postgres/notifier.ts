@@ -1,0 +1,101 @@
+// LISTEN/NOTIFY between hookd processes on one database. A hint, not a guarantee (as in pg-boss and
+// graphile-worker): published work wakes idle dispatchers on every node at once, and a saved subscriber or filter
+// change drops every node's caches. The LISTEN connection reconnects with back-off; after a reconnect everything is
+// treated as changed, since notifications sent meanwhile were lost. The dispatcher's slow rescan covers the rest.
+import pg from 'pg';
+
+export const WORK_CHANNEL = 'hookd_work';
+export const CHANGED_CHANNEL = 'hookd_changed';
+/** NOTIFY payloads must stay under 8000 bytes. */
+const MAX_PAYLOAD = 7000;
+
+export type WorkListener = (subscriberIds: number[] | 'all') => void;
+
+export class Notifier {
+  private client: pg.Client | undefined;
+  private closed = false;
+  private backoffMs = 500;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly onWork: WorkListener,
+    private readonly onChanged: () => void,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect(false);
+  }
+
+  private async connect(reconnecting: boolean): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5000, application_name: 'hookd-listen' });
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (n) => {
+      if (n.channel === CHANGED_CHANNEL) this.onChanged();
+      else if (n.channel === WORK_CHANNEL) {
+        const ids = (n.payload ?? '').split(',').filter(Boolean).map(Number);
+        this.onWork(ids.length > 0 && ids.every(Number.isInteger) ? ids : 'all');
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WORK_CHANNEL}; LISTEN ${CHANGED_CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => {});
+      if (!reconnecting) throw err;
+      this.lost(client);
+      return;
+    }
+    if (this.closed) return void client.end().catch(() => {});
+    this.client = client;
+    this.backoffMs = 500;
+    if (reconnecting) {
+      this.log('LISTEN connection restored');
+      this.onChanged();
+      this.onWork('all');
+    }
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.closed || (this.client !== undefined && this.client !== client) || this.timer) return;
+    this.client = undefined;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    this.log(`LISTEN connection lost; reconnecting in ${delay} ms`);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.connect(true);
+    }, delay);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.client?.end().catch(() => {});
+  }
+}
+
+/** Sends work notifications for these subscribers (several NOTIFYs when the list is long). */
+export async function notifyWork(pool: pg.Pool, subscriberIds: Iterable<number> | 'all'): Promise<void> {
+  const payloads: string[] = [];
+  if (subscriberIds === 'all') payloads.push('');
+  else {
+    let current = '';
+    for (const id of subscriberIds) {
+      const next = current ? `${current},${id}` : String(id);
+      if (next.length > MAX_PAYLOAD) {
+        payloads.push(current);
+        current = String(id);
+      } else current = next;
+    }
+    if (current) payloads.push(current);
+  }
+  for (const payload of payloads) await pool.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, payload]);
+}
+
+export async function notifyChanged(pool: pg.Pool): Promise<void> {
+  await pool.query('SELECT pg_notify($1, $2)', [CHANGED_CHANNEL, '']);
+}
