@@ -1,4 +1,4 @@
-// Request limits beyond the body size: JSON nesting depth, and a per-organization publish rate.
+// Request limits beyond the body size: JSON nesting depth, well-formed Unicode, and a per-organization publish rate.
 import type { FastifyInstance } from 'fastify';
 import { HookdError } from '../errors.ts';
 
@@ -18,10 +18,42 @@ export function jsonDepthExceeds(value: unknown, limit: number): boolean {
   return false;
 }
 
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * Which top-level field of a parsed JSON body holds a string (or key) with a lone UTF-16 surrogate such as
+ * "\ud800", or null. Such a string is not Unicode text (RFC 7493 §2.1): SQLite would store it as invalid UTF-8
+ * and read it back mangled, so it is refused instead. Iterative, like the depth check.
+ */
+export function loneSurrogateField(body: unknown): string | null {
+  const stack: [unknown, string][] = [[body, 'body']];
+  while (stack.length > 0) {
+    const [node, field] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node)) return field;
+      continue;
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    const top = node === body;
+    if (Array.isArray(node)) for (const child of node) stack.push([child, field]);
+    else {
+      for (const [key, child] of Object.entries(node)) {
+        if (LONE_SURROGATE.test(key)) return top ? 'body' : field;
+        stack.push([child, top ? `body.${key}` : field]);
+      }
+    }
+  }
+  return null;
+}
+
 export function installDepthLimit(app: FastifyInstance, limit = MAX_JSON_DEPTH): void {
   app.addHook('preValidation', async (request) => {
     if (request.body !== undefined && jsonDepthExceeds(request.body, limit)) {
       throw new HookdError('VALIDATION_ERROR', `body is nested deeper than ${limit} levels`);
+    }
+    const surrogate = request.body === undefined ? null : loneSurrogateField(request.body);
+    if (surrogate) {
+      throw new HookdError('VALIDATION_ERROR', `${surrogate} holds a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode`);
     }
   });
 }

@@ -27,7 +27,8 @@ export const PageInfo = Type.Object({
 });
 
 export const PageQuery = {
-  page_no: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  // Bounded so the row offset (page_no - 1) × page_size stays an exact integer SQL accepts (a huge page_no was a 500).
+  page_no: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 1 })),
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
 };
 

@@ -1,5 +1,6 @@
 // Builds the Fastify app: validation, errors, auth, OpenAPI, and one plugin per resource.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Router } from '../delivery/router.ts';
@@ -7,10 +8,12 @@ import type { Sender } from '../delivery/sender.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Rules } from '../rules/index.ts';
 import type { Store } from '../store/index.ts';
+import { HookdError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { Authenticator, installAuth } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installDepthLimit, PublishRateLimiter } from './limits.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { filterReducerRoutes } from './routes/filter-reducer.ts';
@@ -48,10 +51,46 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Errors raised before routing (bad percent-encoding, an over-long path parameter) and at the HTTP level
+    // (headers over 16 KiB, malformed HTTP) get the same {success, message, code} body as every other error.
+    frameworkErrors: (error, _request, reply) => {
+      const [status, code, message]: [number, string, string] =
+        error.code === 'FST_ERR_BAD_URL' ? [400, 'BAD_REQUEST', 'the URL holds invalid percent-encoding']
+        : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? [414, 'URI_TOO_LONG', 'a path parameter is longer than 100 characters']
+        : [500, 'INTERNAL_ERROR', 'something went wrong on our side; the request was not applied'];
+      void (reply as unknown as FastifyReply).status(status).type('application/json').send({ success: false, message, code });
+    },
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, message]: [number, string, string] =
+        error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HEADERS_TOO_LARGE', 'the request line and headers are larger than 16 KiB']
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
+      const body = JSON.stringify({ success: false, message, code });
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy(error);
+    },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other content type is a 415, never a string handed to a handler.
   app.removeContentTypeParser('text/plain');
+  // JSON must be UTF-8 (RFC 8259 §8.1): invalid bytes are a 400, never silently replaced by U+FFFD and stored.
+  // Otherwise Fastify's own parser, with __proto__ and constructor.prototype keys refused.
+  const parseJsonText = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new HookdError('INVALID_JSON', 'the body is not valid UTF-8'), undefined);
+      return;
+    }
+    parseJsonText(request, text, done);
+  });
   installErrorHandler(app);
   // Shared schemas are added at the root only: a plugin that adds its own gets a fresh default validator.
   app.addSchema(ErrorBody);
@@ -86,5 +125,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(deliveryRoutes, { store: deps.store, wake: deps.wake, rescan: deps.rescan });
   await app.register(subscriberActionRoutes, { store: deps.store, sender: deps.sender });
   await app.register(reportRoutes, { store: deps.store });
+  // Last, and only a catch-all GET: every route above keeps priority.
+  await app.register(dashboardRoutes);
   return app;
 }

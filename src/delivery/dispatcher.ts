@@ -53,6 +53,8 @@ export class Dispatcher {
   private readonly subscribers = new Map<number, CachedSubscriber>();
   private readonly running = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
+  /** Resolvers of the attempts whose results are in `results`, waiting for the write. */
+  private recorded: (() => void)[] = [];
   private totalInFlight = 0;
   private claiming = false;
   private claimAgain = false;
@@ -243,12 +245,12 @@ export class Dispatcher {
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
     const base = { deliveryId: delivery.id, subscriberId: delivery.subscriberId, attempt: delivery.attemptCount + 1, attemptedAt, runStartedAt };
     if (!cached || cached.subscriber.deleted) {
-      this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
+      await this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
       return;
     }
     const { subscriber, signing } = cached;
     if (subscriber.status !== 'active') {
-      this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
+      await this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
       return;
     }
     const headers = attemptHeaders(signing, delivery.eventId, delivery.body, this.userAgent, attemptedAt);
@@ -278,15 +280,22 @@ export class Dispatcher {
     const label = ok ? 'success' : 'failure';
     this.metrics.attempts.inc({ outcome: label, subscriber_id: String(subscriber.id) });
     this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
-    this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
+    await this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
   }
 
-  private push(result: AttemptResult): void {
+  /**
+   * Buffers a result for the next batched write; resolves once it is written. The attempt keeps its slot until then,
+   * so a process killed mid-way has at most max_in_flight deliveries per subscriber sent but not recorded: that bounds
+   * the duplicates another node sends after the leases run out.
+   */
+  private push(result: AttemptResult): Promise<void> {
+    const written = new Promise<void>((resolve) => this.recorded.push(resolve));
     this.results.push(result);
     if (this.results.length >= FLUSH_BATCH) void this.flush();
     else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 2);
     }
+    return written;
   }
 
   /** Writes buffered results; flushes run one after another so the store sees them in order. */
@@ -294,7 +303,9 @@ export class Dispatcher {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.results;
+    const waiting = this.recorded;
     this.results = [];
+    this.recorded = [];
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
@@ -304,6 +315,8 @@ export class Dispatcher {
         // The leases will expire and the deliveries be sent again: at-least-once, nothing lost.
         this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
         return;
+      } finally {
+        for (const resolve of waiting) resolve();
       }
       for (const r of batch) if (r.outcome.kind === 'retry') this.dueNoLaterThan(r.subscriberId, r.outcome.nextAttemptAt);
       this.armTimer();

@@ -36,7 +36,8 @@ async function node(extra: Record<string, string> = {}): Promise<HookdProcess> {
   const p = await startHookd({
     HOOKD_DATABASE_URL: databaseUrl,
     HOOKD_ALLOW_PRIVATE_NETWORKS: 'true',
-    HOOKD_LEASE_MARGIN_MS: '500',
+    // Long enough that a lease never runs out under a loaded test machine while its node still works on it.
+    HOOKD_LEASE_MARGIN_MS: '5000',
     HOOKD_PUBLISH_RATE_LIMIT: '0',
     HOOKD_LOG_LEVEL: 'info',
     ...extra,
@@ -92,6 +93,8 @@ suite('hookd on PostgreSQL, several processes', () => {
       await publishSome(40, api2);
     }
     await receiver.waitFor(100, '/pg', 30_000);
+    const dupBefore = receiver.requests.length - new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size;
+    console.log('duplicates before the kill', dupBefore, 'of', receiver.requests.length);
     one.child.kill('SIGKILL');
     await one.exited;
     await publishSome(40, api2);
@@ -100,7 +103,8 @@ suite('hookd on PostgreSQL, several processes', () => {
     await eventually(async () => acknowledged.every((id) => seen().has(id)), 60_000, 200);
     const duplicates = receiver.requests.filter((r) => r.path === '/pg').length - seen().size;
     console.log(`postgres nodes: ${acknowledged.length} events acknowledged, all delivered, ${duplicates} duplicates`);
-    expect(duplicates).toBeLessThanOrEqual(20);
+    // At-least-once: what the killed node had sent but not yet recorded (≤ max_in_flight, 8) goes out again.
+    expect(duplicates).toBeLessThanOrEqual(16);
     expect(await attemptsBy(two)).toBeGreaterThan(0);
 
     // A filter saved on one node applies to the next event published on another.

@@ -18,6 +18,8 @@ export interface Reply {
   delayMs?: number;
   /** Never answer (the sender's time-out must end the attempt). */
   hang?: boolean;
+  /** Drop the connection without answering, with a TCP RST (the sender sees ECONNRESET). */
+  reset?: boolean;
 }
 
 export type Script = (req: Received, nth: number) => Reply | Promise<Reply>;
@@ -56,6 +58,10 @@ export async function startReceiver(): Promise<Receiver> {
       const reply: Reply = await (scripts.get(path) ?? ((): Reply => ({})))(received, nth);
       if (reply.hang) {
         hanging.add(res);
+        return;
+      }
+      if (reply.reset) {
+        req.socket.resetAndDestroy();
         return;
       }
       if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));

@@ -13,6 +13,7 @@ import { DeliveryItem } from './delivery-schemas.ts';
 const P = '/service/partner/webhook/v1.0/organization/:organization_id/extension/:extension_id';
 const tags = ['events'];
 const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
+const PAYLOAD_LIMIT = 1024 * 1024;
 
 export const EventBody = Type.Object({
   event_slug: Type.String({ minLength: 1, maxLength: 200, description: 'category/name/type/vN, e.g. company/product/create/v1' }),
@@ -35,6 +36,15 @@ function checkSlugs(events: EventBody[], prefix: (index: number) => string): voi
   events.forEach((e, i) => {
     const problem = eventSlugProblem(e.event_slug);
     if (problem) throw new HookdError('VALIDATION_ERROR', `${prefix(i)}.event_slug "${e.event_slug}" ${problem}`);
+  });
+}
+
+/** The 1 MiB payload limit also holds for each event of a batch (whose body may reach 16 MiB). */
+function checkPayloadSizes(events: EventBody[]): void {
+  events.forEach((e, i) => {
+    if (Buffer.byteLength(JSON.stringify(e.payload)) > PAYLOAD_LIMIT) {
+      throw new HookdError('PAYLOAD_TOO_LARGE', `body.events[${i}].payload is larger than the 1 MiB limit`);
+    }
   });
 }
 
@@ -85,6 +95,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { store,
     },
   }, async (req, reply) => {
     checkSlugs(req.body.events, (i) => `body.events[${i}]`);
+    checkPayloadSizes(req.body.events);
     limiter.take(req.params.organization_id, req.body.events.length);
     const items = await router.publish(tenantOf(req.params), req.params.company_id, req.body.events);
     const fresh = items.filter((r) => !r.duplicate).length;

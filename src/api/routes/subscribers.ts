@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Subscriber } from '../../domain/types.ts';
 import { HookdError, notFound } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
-import { commonErrors, PageQuery, StringEnum, SuccessBody, TenantParams, tenantOf } from '../schemas.ts';
+import { commonErrors, PageQuery, PositiveInt, StringEnum, SuccessBody, TenantParams, tenantOf } from '../schemas.ts';
 import type { Rules } from '../../rules/index.ts';
 import { checkSubscriptionRules, toSubscriberInput, withoutSecret } from './subscriber-input.ts';
 import { SubscriberBody, SubscriberIdParams, SubscriberList, SubscriberView } from './subscriber-schemas.ts';
@@ -51,7 +51,7 @@ export const subscriberRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { s
       params: TenantParams,
       querystring: Type.Object({
         ...PageQuery,
-        company_id: Type.Optional(Type.Integer({ minimum: 1 })),
+        company_id: Type.Optional(PositiveInt),
         status: Type.Optional(StringEnum(['active', 'inactive', 'blocked'] as const)),
       }),
       response: { 200: SubscriberList, ...commonErrors },

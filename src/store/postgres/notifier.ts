@@ -2,6 +2,7 @@
 // graphile-worker): published work wakes idle dispatchers on every node at once, and a saved subscriber or filter
 // change drops every node's caches. The LISTEN connection reconnects with back-off; after a reconnect everything is
 // treated as changed, since notifications sent meanwhile were lost. The dispatcher's slow rescan covers the rest.
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export const WORK_CHANNEL = 'hookd_work';
@@ -10,6 +11,12 @@ export const CHANGED_CHANNEL = 'hookd_changed';
 const MAX_PAYLOAD = 7000;
 
 export type WorkListener = (subscriberIds: number[] | 'all') => void;
+
+/**
+ * Every payload starts with the sending process's id, so a process ignores its own notifications: it has already
+ * woken its dispatcher and dropped its caches itself.
+ */
+export const INSTANCE = randomBytes(6).toString('hex');
 
 export class Notifier {
   private client: pg.Client | undefined;
@@ -33,9 +40,11 @@ export class Notifier {
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     client.on('notification', (n) => {
+      const [sender = '', body = ''] = (n.payload ?? '').split(':', 2);
+      if (sender === INSTANCE) return;
       if (n.channel === CHANGED_CHANNEL) this.onChanged();
       else if (n.channel === WORK_CHANNEL) {
-        const ids = (n.payload ?? '').split(',').filter(Boolean).map(Number);
+        const ids = body.split(',').filter(Boolean).map(Number);
         this.onWork(ids.length > 0 && ids.every(Number.isInteger) ? ids : 'all');
       }
     });
@@ -93,9 +102,9 @@ export async function notifyWork(pool: pg.Pool, subscriberIds: Iterable<number> 
     }
     if (current) payloads.push(current);
   }
-  for (const payload of payloads) await pool.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, payload]);
+  for (const payload of payloads) await pool.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, `${INSTANCE}:${payload}`]);
 }
 
 export async function notifyChanged(pool: pg.Pool): Promise<void> {
-  await pool.query('SELECT pg_notify($1, $2)', [CHANGED_CHANNEL, '']);
+  await pool.query('SELECT pg_notify($1, $2)', [CHANGED_CHANNEL, `${INSTANCE}:`]);
 }
