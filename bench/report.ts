@@ -1,0 +1,75 @@
+// Results: ratios, the printed table, and the --json file.
+import { writeFileSync } from 'node:fs';
+import { fmt } from './progress.ts';
+import type { BacklogResult, LatencyResult, Measured } from './runs.ts';
+import { round } from './stats.ts';
+import type { Workload } from './workload.ts';
+
+export const RUNS = ['ceiling', 'bullmq', 'sqlite', 'postgres'] as const;
+export type RunName = (typeof RUNS)[number];
+
+export type Outcome = { measured: Measured } | { skipped: string } | { failed: string };
+
+export interface JsonResult {
+  deliveries_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  peak_rss_mb: number;
+  ratio_to_ceiling: number | null;
+  ratio_to_bullmq: number | null;
+}
+
+const rate = (o: Outcome | undefined): number | undefined => (o && 'measured' in o ? o.measured.deliveries_per_s : undefined);
+
+/** The JSON form of every run: measured → the six figures (a ratio is null when its reference did not run). */
+export function jsonResults(outcomes: Map<RunName, Outcome>): Record<string, JsonResult | { skipped: string } | { failed: string }> {
+  const ceiling = rate(outcomes.get('ceiling'));
+  const bullmq = rate(outcomes.get('bullmq'));
+  const results: Record<string, JsonResult | { skipped: string } | { failed: string }> = {};
+  for (const [name, outcome] of outcomes) {
+    if (!('measured' in outcome)) {
+      results[name] = outcome;
+      continue;
+    }
+    const m = outcome.measured;
+    results[name] = {
+      deliveries_per_s: round(m.deliveries_per_s, 1),
+      p50_ms: round(m.p50_ms, 2),
+      p99_ms: round(m.p99_ms, 2),
+      peak_rss_mb: round(m.peak_rss_mb, 1),
+      ratio_to_ceiling: ceiling ? round(m.deliveries_per_s / ceiling, 3) : null,
+      ratio_to_bullmq: bullmq ? round(m.deliveries_per_s / bullmq, 3) : null,
+    };
+  }
+  return results;
+}
+
+export function table(outcomes: Map<RunName, Outcome>): string {
+  const results = jsonResults(outcomes);
+  const header = ['run', 'deliveries/s', 'p50 ms', 'p99 ms', 'peak RSS MB', '÷ ceiling', '÷ BullMQ'];
+  const rows: string[][] = [];
+  for (const [name, r] of Object.entries(results)) {
+    if ('skipped' in r) rows.push([name, `skipped: ${r.skipped}`]);
+    else if ('failed' in r) rows.push([name, `FAILED: ${r.failed.split('\n')[0]!}`]);
+    else {
+      const ratio = (x: number | null) => (x === null ? '–' : x.toFixed(2));
+      rows.push([name, fmt(r.deliveries_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), fmt(r.peak_rss_mb, 0), ratio(r.ratio_to_ceiling), ratio(r.ratio_to_bullmq)]);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length > 2).map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.length === 2
+      ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}`
+      : cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function writeJson(file: string, workload: Workload, outcomes: Map<RunName, Outcome>, extra: { latency?: LatencyResult; backlog?: BacklogResult }): void {
+  const doc: Record<string, unknown> = { workload, results: jsonResults(outcomes) };
+  if (extra.latency) doc.latency = roundAll(extra.latency);
+  if (extra.backlog) doc.backlog = roundAll(extra.backlog);
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+}
+
+const roundAll = <T extends object>(o: T): Record<string, number> =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v as number, 2)]));

@@ -1,0 +1,34 @@
+// Small numeric helpers: percentiles and a process's peak resident set size.
+import { readFileSync } from 'node:fs';
+
+/** Nearest-rank percentile of an ascending array (p in 0..100); NaN when empty. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/** A field of /proc/<pid>/status in MB (kB / 1024), or NaN when it cannot be read (not Linux, process gone). */
+function procStatusMb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Peak RSS (VmHWM, the kernel's high-water mark over the process's life) in MB. */
+export const peakRssMb = (pid: number | 'self' = 'self'): number => {
+  const hwm = procStatusMb(pid, 'VmHWM');
+  return Number.isNaN(hwm) && pid === 'self' ? process.memoryUsage().rss / 1024 / 1024 : hwm;
+};
+
+export const currentRssMb = (pid: number | 'self' = 'self'): number => procStatusMb(pid, 'VmRSS');
+
+export const round = (value: number, digits = 2): number => {
+  if (!Number.isFinite(value)) return value;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+};
