@@ -61,6 +61,9 @@ export interface SubscriberInput {
 
 export interface Subscriber extends SubscriberInput {
   id: number;
+  /** When a delivery to it last succeeded / failed (ISO), or null. */
+  last_success_on: string | null;
+  last_failure_on: string | null;
   organization_id: string;
   extension_id: string;
   created_on: string;

@@ -211,6 +211,8 @@ export function storeContract(name: string, open: OpenStore): void {
           extension_id: TENANT.extensionId,
           created_on: iso(T0),
           updated_on: iso(T0),
+          last_success_on: null,
+          last_failure_on: null,
         });
         expect(s.events).toEqual(input.events);
         expect(await store.getSubscriber(TENANT, s.id)).toEqual(s);
@@ -300,6 +302,8 @@ export function storeContract(name: string, open: OpenStore): void {
           extension_id: TENANT.extensionId,
           created_on: iso(T0),
           updated_on: iso(T0 + HOUR),
+          last_success_on: null,
+          last_failure_on: null,
         });
         expect(await store.getSubscriber(TENANT, s.id)).toEqual(replaced);
         expect((await store.listSubscribers(TENANT, { pageNo: 1, pageSize: 20, companyId: 9 })).items).toEqual([replaced]);
@@ -909,6 +913,17 @@ export function storeContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('recordAttempts: last success and failure', () => {
+      it('shows on the subscriber when a delivery to it last succeeded and last failed', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id] });
+        await publishOne({ pending: [a.id] });
+        await settle(a.id, T0 + 10, { kind: 'retry', nextAttemptAt: T0 + HOUR });
+        await settle(a.id, T0 + 20, { kind: 'success' });
+        expect(await store.getSubscriber(TENANT, a.id)).toMatchObject({ last_success_on: iso(T0 + 20), last_failure_on: iso(T0 + 10) });
+      });
+    });
+
     describe('recordAttempts: blocking', () => {
       const statusOf = async (id: number) => (await store.getSubscriberForDispatch(id))!.status;
 
@@ -1181,7 +1196,7 @@ export function storeContract(name: string, open: OpenStore): void {
 
       it('parks and re-queues through replaceSubscriber as well', async () => {
         const { subscriber, pendingId } = await subscriberWithQueue();
-        const { id: _id, organization_id: _o, extension_id: _e, created_on: _c, updated_on: _u, ...input } = subscriber;
+        const { id: _id, organization_id: _o, extension_id: _e, created_on: _c, updated_on: _u, last_success_on: _s, last_failure_on: _f, ...input } = subscriber;
         await store.replaceSubscriber(TENANT, subscriber.id, { ...input, status: 'inactive' }, T0 + 3 * SECOND);
         expect((await detail(pendingId)).status).toBe('RESYNC');
         await store.replaceSubscriber(TENANT, subscriber.id, { ...input, status: 'active' }, T0 + HOUR);

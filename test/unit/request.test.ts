@@ -16,6 +16,8 @@ const subscriber = (over: Partial<Subscriber> = {}): Subscriber => ({
   extension_id: 'ext1',
   created_on: '2026-11-01T00:00:00.000Z',
   updated_on: '2026-11-01T00:00:00.000Z',
+  last_success_on: null,
+  last_failure_on: null,
   name: 'orders-sync',
   webhook_url: 'https://example.com/hooks',
   association: { company_id: 1, application_id: [], criteria: 'ALL' },

@@ -109,6 +109,8 @@ export interface Subscriber {
   max_in_flight: number;
   created_on: string;
   updated_on: string;
+  last_success_on: string | null;
+  last_failure_on: string | null;
 }
 
 export const DELIVERY_STATUSES = ['PENDING', 'SUCCESS', 'FAILED', 'DISABLED', 'RESYNC', 'FILTER_ERROR'] as const;

@@ -105,7 +105,8 @@ export function Subscribers() {
                 <th scope="col">Company</th>
                 <th scope="col">Status</th>
                 <th scope="col">Events</th>
-                <th scope="col">Updated</th>
+                <th scope="col">Last success</th>
+                <th scope="col">Last failure</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -135,7 +136,8 @@ export function Subscribers() {
                       ))}
                     </ul>
                   </td>
-                  <td class="nowrap">{formatTime(s.updated_on)}</td>
+                  <td class="nowrap">{s.last_success_on ? formatTime(s.last_success_on) : '—'}</td>
+                  <td class="nowrap">{s.last_failure_on ? formatTime(s.last_failure_on) : '—'}</td>
                   <td>
                     <div class="actions">
                       {s.status === 'active' ? (

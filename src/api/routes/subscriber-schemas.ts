@@ -78,6 +78,8 @@ export const SubscriberView = Type.Object(
     max_in_flight: Type.Integer(),
     created_on: Type.String(),
     updated_on: Type.String(),
+    last_success_on: Type.Union([Type.String(), Type.Null()], { description: 'When a delivery to it last succeeded' }),
+    last_failure_on: Type.Union([Type.String(), Type.Null()], { description: 'When a delivery attempt to it last failed' }),
   },
   { $id: 'Subscriber' },
 );

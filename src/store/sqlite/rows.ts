@@ -25,6 +25,8 @@ export interface SubscriberRow {
   deleted_at: number | null;
   previous_secret: string | null;
   previous_secret_until: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
 }
 
 export interface SubscriptionRow {
@@ -54,6 +56,8 @@ export function toSubscriber(row: SubscriberRow, subscriptions: SubscriptionRow[
     max_in_flight: row.max_in_flight,
     created_on: isoNow(row.created_at),
     updated_on: isoNow(row.updated_at),
+    last_success_on: iso(row.last_success_at ?? null),
+    last_failure_on: iso(row.last_failure_at ?? null),
   };
 }
 
