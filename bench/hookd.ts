@@ -14,6 +14,8 @@ const BATCHES_IN_FLIGHT = 4;
 
 export interface HookdOptions {
   dbPath: string;
+  /** A postgres:// URL to run hookd on PostgreSQL instead of the SQLite file at dbPath. */
+  databaseUrl?: string;
   role: 'all' | 'api';
   concurrency: number;
   /** Extra node flags for the hookd process (e.g. --cpu-prof --cpu-prof-dir DIR). */
@@ -36,7 +38,7 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
   const env: Record<string, string | undefined> = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOOKD_')));
   Object.assign(env, {
     HOOKD_PORT: '0',
-    HOOKD_DATABASE_URL: `sqlite:${options.dbPath}`,
+    HOOKD_DATABASE_URL: options.databaseUrl ?? `sqlite:${options.dbPath}`,
     HOOKD_ALLOW_PRIVATE_NETWORKS: 'true',
     // "hookd is serving" (which carries the URL) is an info line; request logging is off, so info costs nothing more.
     HOOKD_LOG_LEVEL: 'info',

@@ -1,5 +1,6 @@
 // `npm run bench`: the benchmark harness (DESIGN.md § Targets). Parses flags, runs ceiling, BullMQ, hookd on SQLite
-// (and PostgreSQL once hookd has an adapter) on one workload, prints a table, optionally writes JSON.
+// and on PostgreSQL (a fresh database, when it answers) on one workload, prints a table, optionally writes JSON.
+import { createBenchDatabase, postgresAnswers, POSTGRES_ADMIN_URL } from './postgres.ts';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -117,7 +118,14 @@ async function main(): Promise<number> {
         if (await redisAnswers()) await attempt(name, () => sendingRun('bullmq', w, receiver, settings));
         else skip(name, 'Redis does not answer on 127.0.0.1:6379');
       } else if (name === 'sqlite') await attempt(name, () => hookdRun('sqlite', w, receiver, settings));
-      else skip(name, 'the harness does not run hookd on PostgreSQL yet');
+      else if (await postgresAnswers()) {
+        const db = await createBenchDatabase();
+        try {
+          await attempt(name, () => hookdRun('postgres', w, receiver, settings, db.url));
+        } finally {
+          await db.drop();
+        }
+      } else skip(name, `PostgreSQL does not answer at ${POSTGRES_ADMIN_URL}`);
     }
 
     let latency: LatencyResult | undefined;

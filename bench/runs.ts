@@ -74,11 +74,11 @@ export async function sendingRun(kind: DriverOptions['kind'], w: Workload, recei
 }
 
 /** A fresh hookd (fresh SQLite file in a temp directory) with the workload's subscribers; `use` runs against it. */
-async function withHookd<T>(w: Workload, receiver: ReceiverHandle, settings: RunSettings, role: 'all' | 'api', use: (hookd: Hookd, dir: string) => Promise<T>, dir?: string): Promise<T> {
+async function withHookd<T>(w: Workload, receiver: ReceiverHandle, settings: RunSettings, role: 'all' | 'api', use: (hookd: Hookd, dir: string) => Promise<T>, dir?: string, databaseUrl?: string): Promise<T> {
   const ownDir = dir === undefined;
   const workDir = dir ?? mkdtempSync(join(tmpdir(), 'hookd-bench-'));
   try {
-    const hookd = await startHookd({ dbPath: join(workDir, 'hookd.db'), role, concurrency: w.concurrency, nodeArgs: settings.hookdNodeArgs });
+    const hookd = await startHookd({ dbPath: join(workDir, 'hookd.db'), databaseUrl, role, concurrency: w.concurrency, nodeArgs: settings.hookdNodeArgs });
     try {
       return await use(hookd, workDir);
     } finally {
@@ -109,8 +109,8 @@ const publishFailure = (publishing: Promise<{ deliveries: number }>, expected: n
     return new Promise<never>(() => {});
   });
 
-/** hookd on SQLite: publish the whole workload through the batch endpoint while hookd dispatches it. */
-export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, settings: RunSettings): Promise<Measured> {
+/** hookd on SQLite (or on PostgreSQL at `databaseUrl`): publish the whole workload through the batch endpoint while hookd dispatches it. */
+export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, settings: RunSettings, databaseUrl?: string): Promise<Measured> {
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
     const api = await setUp(hookd, w, receiver, settings);
     await receiver.reset();
@@ -128,7 +128,7 @@ export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, s
     const peak = hookd.peakRssMb();
     await api.close();
     return measured(await receiver.stats(), w.deliveries, published.firstAt, peak, label);
-  });
+  }, undefined, databaseUrl);
 }
 
 export interface LatencyResult {

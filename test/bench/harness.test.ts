@@ -1,4 +1,5 @@
 // The benchmark harness runs end to end on a tiny workload (no timing assertion: figures are for `npm run bench`).
+import { postgresAnswers } from '../../bench/postgres.ts';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -23,10 +24,11 @@ const redisAnswers = () =>
     socket.once('error', () => done(false));
   });
 
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function bench(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bench/run.ts', ...args], {
       cwd: ROOT,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -41,8 +43,8 @@ function bench(args: string[]): Promise<{ code: number | null; stdout: string; s
 const FIGURES = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'peak_rss_mb', 'ratio_to_ceiling', 'ratio_to_bullmq'];
 
 describe('npm run bench', () => {
-  it('runs ceiling, BullMQ (when Redis answers) and hookd on SQLite on a tiny workload and writes the JSON', async () => {
-    const runs = ['ceiling', ...((await redisAnswers()) ? ['bullmq'] : []), 'sqlite'];
+  it('runs ceiling, BullMQ (when Redis answers), hookd on SQLite and on PostgreSQL (when it answers) on a tiny workload and writes the JSON', async () => {
+    const runs = ['ceiling', ...((await redisAnswers()) ? ['bullmq'] : []), 'sqlite', ...((await postgresAnswers()) || process.env.CI === 'true' ? ['postgres'] : [])];
     const file = join(dir, 'bench.json');
     const { code, stdout, stderr } = await bench(['--events', '50', '--subscribers', '4', '--fanout', '2', '--only', runs.join(','), '--json', file]);
     expect(code, stderr).toBe(0);
@@ -66,11 +68,12 @@ describe('npm run bench', () => {
 
   it('prints a skipped run with its reason and writes {"skipped": reason} for it', async () => {
     const file = join(dir, 'skipped.json');
-    const { code, stdout, stderr } = await bench(['--events', '10', '--subscribers', '2', '--fanout', '1', '--only', 'ceiling,postgres', '--json', file]);
+    const dead = 'postgres://postgres@127.0.0.1:1/postgres';
+    const { code, stdout, stderr } = await bench(['--events', '10', '--subscribers', '2', '--fanout', '1', '--only', 'ceiling,postgres', '--json', file], { BENCH_POSTGRES_URL: dead });
     expect(code, stderr).toBe(0);
-    expect(stdout).toContain('postgres: skipped (the harness does not run hookd on PostgreSQL yet)');
+    expect(stdout).toContain(`postgres: skipped (PostgreSQL does not answer at ${dead})`);
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { results: Record<string, unknown> };
-    expect(doc.results.postgres).toEqual({ skipped: 'the harness does not run hookd on PostgreSQL yet' });
+    expect(doc.results.postgres).toEqual({ skipped: `PostgreSQL does not answer at ${dead}` });
   }, 60_000);
 
   it('refuses a fan-out that does not divide the subscribers', async () => {
