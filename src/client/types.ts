@@ -6,9 +6,9 @@ import type { EventBody, PublishResult } from '../api/routes/events.ts';
 import type { DeliverySummary, DeliveryTs, ReportQuerystring, ResponseTimeTs } from '../api/routes/reports.ts';
 import type { FilterSchema, ReducerSchema } from '../api/routes/rule-schemas.ts';
 import type { SubscriberBody, SubscriberView } from '../api/routes/subscriber-schemas.ts';
-import type { DeliveryStatus, Page, SubscriberStatus } from '../domain/types.ts';
+import type { DeliveryStatus, EventView, Page, SubscriberStatus } from '../domain/types.ts';
 
-export type { DeliveryStatus, SubscriberStatus };
+export type { DeliveryStatus, EventView, SubscriberStatus };
 export type SubscriberInput = Static<typeof SubscriberBody>;
 export type Subscriber = Static<typeof SubscriberView>;
 export type EventInput = Static<typeof EventBody>;
@@ -52,16 +52,6 @@ export interface BulkRetryInput {
   subscriber_ids?: number[];
   event_slugs?: string[];
   status?: DeliveryStatus[];
-}
-
-export interface EventView {
-  id: string;
-  event_slug: string;
-  company_id: number;
-  application_id: string | null;
-  created_on: string;
-  body: unknown;
-  deliveries: Delivery[];
 }
 
 export interface PingResult {
