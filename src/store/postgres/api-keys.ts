@@ -1,25 +1,8 @@
 // API keys in PostgreSQL: only hashes are kept.
 import type pg from 'pg';
 import type { ApiKeyRecord } from '../port.ts';
-import { iso, isoNow } from './rows.ts';
+import { toApiKeyRecord as toRecord, type ApiKeyRow } from './rows.ts';
 
-interface ApiKeyRow {
-  id: string;
-  organization_id: string;
-  name: string | null;
-  hash: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-const toRecord = (r: ApiKeyRow): ApiKeyRecord => ({
-  id: r.id,
-  organization_id: r.organization_id,
-  name: r.name,
-  hash: r.hash,
-  created_on: isoNow(r.created_at),
-  revoked_on: iso(r.revoked_at),
-});
 
 const INSERT = 'INSERT INTO api_keys (id, organization_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)';
 const FIND = 'SELECT * FROM api_keys WHERE id = $1';

@@ -1,4 +1,5 @@
 // Row ↔ domain mapping for the SQLite adapter: the one place that knows column names and JSON columns.
+import type { ApiKeyRecord } from '../port.ts';
 import type { AttemptView, DeliveryStatus, DeliveryView, Subscriber, SubscriberStatus } from '../../domain/types.ts';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -115,4 +116,22 @@ export const toAttemptView = (row: AttemptRow): AttemptView => ({
   response_time: row.duration_ms,
   response_body: row.response_body,
   error: row.error,
+});
+
+export interface ApiKeyRow {
+  id: string;
+  organization_id: string;
+  name: string | null;
+  hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export const toApiKeyRecord = (r: ApiKeyRow): ApiKeyRecord => ({
+  id: r.id,
+  organization_id: r.organization_id,
+  name: r.name,
+  hash: r.hash,
+  created_on: isoNow(r.created_at),
+  revoked_on: iso(r.revoked_at),
 });
