@@ -26,7 +26,15 @@ function describeValidation(context: string, issues: ValidationIssue[]): string 
 const send = (reply: FastifyReply, status: number, code: string, message: string) =>
   reply.status(status).type('application/json').send({ success: false, message, code });
 
+/**
+ * What a client sees while the database is down (restarting, failing over, unreachable). It does not say "nothing was
+ * changed": a connection lost during COMMIT leaves that unknown. A publish retried with the same Idempotency-Key is safe.
+ */
+const STORE_UNAVAILABLE_MESSAGE = 'the database is unavailable right now and the request could not be completed; try again in a few seconds';
+
 export function installErrorHandler(app: FastifyInstance): void {
+  let unavailableLoggedAt = 0;
+  let unavailableSilenced = 0;
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof HookdError) {
       const retryAfter = (error as HookdError & { retryAfterSeconds?: number }).retryAfterSeconds;
@@ -54,9 +62,15 @@ export function installErrorHandler(app: FastifyInstance): void {
       return send(reply, error.statusCode, 'BAD_REQUEST', 'the request could not be read');
     }
     if (isStoreUnavailable(error)) {
-      request.log.error({ err: error }, 'store unavailable');
+      // Every request fails the same way during an outage: one log line a second at most, counting the others.
+      const now = Date.now();
+      if (now - unavailableLoggedAt >= 1000) {
+        request.log.warn({ reason: error.message, code: error.code, alsoAnswered503: unavailableSilenced }, 'store unavailable: answered 503');
+        unavailableLoggedAt = now;
+        unavailableSilenced = 0;
+      } else unavailableSilenced++;
       reply.header('retry-after', '5');
-      return send(reply, 503, 'STORE_UNAVAILABLE', 'the store is unavailable right now; nothing was changed, try again shortly');
+      return send(reply, 503, 'STORE_UNAVAILABLE', STORE_UNAVAILABLE_MESSAGE);
     }
     request.log.error({ err: error }, 'unhandled error');
     return send(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side; the request was not applied');

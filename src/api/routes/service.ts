@@ -6,6 +6,18 @@ import type { Store } from '../../store/index.ts';
 
 const tags = ['service'];
 
+/** A store that has not answered a `SELECT 1` by then counts as down (a lost network hangs rather than refuses). */
+const READY_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => {}); // a ping that fails after the time-out is already answered
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export const serviceRoutes: FastifyPluginAsyncTypebox<{ store: Store; metrics: Metrics }> = async (app, { store, metrics }) => {
   app.get('/healthz', {
     schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
@@ -14,15 +26,25 @@ export const serviceRoutes: FastifyPluginAsyncTypebox<{ store: Store; metrics: M
   app.get('/readyz', {
     schema: {
       tags,
-      summary: 'Readiness: 200 when the store answers, else 503',
-      response: { 200: Type.Object({ status: Type.String() }), 503: Type.Object({ status: Type.String(), message: Type.String() }) },
+      summary: `Readiness: 200 when the store answers within ${READY_TIMEOUT_MS} ms, else 503`,
+      response: {
+        200: Type.Object({ status: Type.Literal('ready') }),
+        503: Type.Object({ success: Type.Literal(false), status: Type.Literal('unavailable'), code: Type.Literal('STORE_UNAVAILABLE'), message: Type.String() }),
+      },
     },
-  }, async (_req, reply) => {
+  }, async (req, reply) => {
     try {
-      await store.ping();
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', message: 'the store does not answer' });
+      await withTimeout(store.ping(), READY_TIMEOUT_MS);
+      return { status: 'ready' as const };
+    } catch (err) {
+      req.log.debug({ err }, 'readiness: the store does not answer');
+      reply.header('retry-after', '5');
+      return reply.status(503).send({
+        success: false as const,
+        status: 'unavailable' as const,
+        code: 'STORE_UNAVAILABLE' as const,
+        message: 'not ready: the store (database) does not answer',
+      });
     }
   });
 

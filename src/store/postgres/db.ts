@@ -35,10 +35,33 @@ const RETRYABLE = new Set([
 ]);
 const MAX_TRIES = 5;
 
+/**
+ * A connection checked out of the pool, guarded while it is out. pg-pool listens for a client's 'error' event only while
+ * the client is idle in the pool; a checked-out client whose server goes away (restart, failover, `pg_ctl stop -m
+ * immediate`) emits 'error' with nobody listening, and Node ends the process for that (measured: a transaction in
+ * progress during an immediate stop ended the process). The guard swallows the event: the statement in progress, or the
+ * next one, fails with the error instead, and `release()` closes a connection that saw one instead of pooling it again.
+ */
+export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(broken?: boolean): void }> {
+  const client = await pool.connect();
+  let failed = false;
+  const onError = () => {
+    failed = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(broken = false) {
+      client.off('error', onError);
+      client.release(broken || failed);
+    },
+  };
+}
+
 /** Runs `work` in one transaction on one connection, again from the start when it fails with a retryable SQLSTATE. */
 export async function transaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
+    const { client, release } = await checkout(pool);
     // A connection that cannot even roll back is broken: release(true) closes it instead of pooling it again.
     let broken = false;
     try {
@@ -51,7 +74,7 @@ export async function transaction<T>(pool: pg.Pool, work: (client: pg.PoolClient
       const code = (error as { code?: string }).code;
       if (attempt >= MAX_TRIES || code === undefined || !RETRYABLE.has(code)) throw error;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 }

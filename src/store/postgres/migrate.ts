@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { checkout } from './db.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -10,7 +11,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const MIGRATION_LOCK = 7_261_845_019;
 
 export async function migratePostgres(pool: pg.Pool): Promise<string[]> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let broken = false;
   try {
     // Session-level lock: a second process waits here until the first has applied everything, then finds nothing to do.
@@ -46,6 +47,6 @@ export async function migratePostgres(pool: pg.Pool): Promise<string[]> {
     broken = true;
     throw error;
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }

@@ -1,7 +1,8 @@
 // LISTEN/NOTIFY between hookd processes on one database. A hint, not a guarantee (as in pg-boss and
 // graphile-worker): published work wakes idle dispatchers on every node at once, and a saved subscriber or filter
 // change drops every node's caches. The LISTEN connection reconnects with back-off; after a reconnect everything is
-// treated as changed, since notifications sent meanwhile were lost. The dispatcher's slow rescan covers the rest.
+// treated as changed and as new work (the dispatcher rescans the queue), since notifications sent meanwhile were lost.
+// The dispatcher's slow rescan covers the rest.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -12,6 +13,10 @@ const MAX_PAYLOAD = 7000;
 
 export type WorkListener = (subscriberIds: number[] | 'all') => void;
 
+/** Reconnect delays double from the first to the last: trying to connect to a server that is down costs nothing. */
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5000;
+
 /**
  * Every payload starts with the sending process's id, so a process ignores its own notifications: it has already
  * woken its dispatcher and dropped its caches itself.
@@ -21,7 +26,7 @@ export const INSTANCE = randomBytes(6).toString('hex');
 export class Notifier {
   private client: pg.Client | undefined;
   private closed = false;
-  private backoffMs = 500;
+  private backoffMs = FIRST_RETRY_MS;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -31,6 +36,7 @@ export class Notifier {
     private readonly log: (message: string) => void = () => {},
   ) {}
 
+  /** Rejects when the first LISTEN fails, and keeps trying in the background all the same. */
   async start(): Promise<void> {
     await this.connect(false);
   }
@@ -53,13 +59,13 @@ export class Notifier {
       await client.query(`LISTEN ${WORK_CHANNEL}; LISTEN ${CHANGED_CHANNEL}`);
     } catch (err) {
       await client.end().catch(() => {});
-      if (!reconnecting) throw err;
       this.lost(client);
+      if (!reconnecting) throw err;
       return;
     }
     if (this.closed) return void client.end().catch(() => {});
     this.client = client;
-    this.backoffMs = 500;
+    this.backoffMs = FIRST_RETRY_MS;
     if (reconnecting) {
       this.log('LISTEN connection restored');
       this.onChanged();
@@ -71,7 +77,7 @@ export class Notifier {
     if (this.closed || (this.client !== undefined && this.client !== client) || this.timer) return;
     this.client = undefined;
     const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_RETRY_MS);
     this.log(`LISTEN connection lost; reconnecting in ${delay} ms`);
     this.timer = setTimeout(() => {
       this.timer = undefined;
