@@ -47,6 +47,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
           concurrency: config.dispatchConcurrency,
           leaseMarginMs: config.leaseMarginMs,
           retentionDays: config.retentionDays,
+          holdSlotUntilRecorded: store.kind === 'postgres',
           onBlocked: (subscriber, reason) => void alerter.subscriberBlocked({ subscriber, reason }),
         });
   const rules = new Rules();

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { nextAttemptAt, parseRetryAfter } from '../domain/retry.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, DispatchSubscriber, Store } from '../store/index.ts';
+import { isStoreUnavailable } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { attemptHeaders, signingContext, type SigningContext } from './request.ts';
 import type { Sender } from './sender.ts';
@@ -19,6 +20,12 @@ export interface DispatcherOptions {
   random?: () => number;
   /** Attempts and finished deliveries older than this many days are purged. */
   retentionDays?: number;
+  /**
+   * Keep an attempt's slot until its result is written (PostgreSQL: a node killed mid-way then has at most its slots'
+   * worth of deliveries sent but not recorded, which bounds the duplicates other nodes send). Otherwise the slot is
+   * free as soon as the answer is in and results are written in larger, less frequent batches.
+   */
+  holdSlotUntilRecorded?: boolean;
   /** Told about each subscriber a batch of results blocked. */
   onBlocked?: (subscriber: DispatchSubscriber, reason: string) => void;
 }
@@ -32,10 +39,23 @@ interface CachedSubscriber {
   signing: SigningContext;
 }
 
-const FLUSH_BATCH = 256;
+interface ReadyDelivery {
+  delivery: ClaimedDelivery;
+  /** Epoch ms after which the lease no longer covers a whole attempt. */
+  sendBy: number;
+}
+
+/** Deliveries claimed ahead, as a multiple of the slots (in flight + ready ≤ concurrency × this). */
+const PIPELINE_DEPTH = 3;
+const FLUSH_BATCH = 1024;
 /** Answers that mean "you are sending too much": the whole subscriber is paused, not just this delivery. */
 const SLOW_DOWN = new Set([429, 502, 503, 504]);
 const SLOW_DOWN_MS = 1000;
+/** After a failed store call (claim, write, rescan) the next waits this long, doubling per failure up to the max. */
+const STORE_RETRY_MS = 250;
+const STORE_RETRY_MAX_MS = 1000;
+/** While the store keeps failing, one log line this often (the first failure is logged at once, with its error). */
+const STORE_FAILING_LOG_MS = 30_000;
 
 export class Dispatcher {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -51,6 +71,9 @@ export class Dispatcher {
   /** subscriber id → no new claims before this time (epoch ms), after a 429/502/503/504. */
   private readonly pausedUntil = new Map<number, number>();
   private readonly subscribers = new Map<number, CachedSubscriber>();
+  /** subscriber id → deliveries claimed (leased) for it and waiting for a free slot, oldest first. */
+  private readonly ready = new Map<number, ReadyDelivery[]>();
+  private readyCount = 0;
   private readonly running = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
   /** Resolvers of the attempts whose results are in `results`, waiting for the write. */
@@ -64,6 +87,11 @@ export class Dispatcher {
   private purgeTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Set from the first failed store call until one succeeds: claims wait until `retryAt`, logs are rationed. */
+  private outage: { since: number; failures: number; retryAt: number; loggedAt: number } | undefined;
+  private rescanRetry: NodeJS.Timeout | undefined;
+  /** Ends the wait of a batch of results held back by an outage (the store answers again, or shutdown). */
+  private retryRecordNow: (() => void) | undefined;
   private readonly userAgent = `hookd/${VERSION}`;
   private readonly random: () => number;
 
@@ -137,10 +165,53 @@ export class Dispatcher {
   async rescan(): Promise<void> {
     try {
       for (const { subscriberId, nextAttemptAt } of await this.store.dueSubscribers()) this.dueNoLaterThan(subscriberId, nextAttemptAt);
+      if (this.outage) this.storeAnswered(false);
       this.scheduleClaim();
     } catch (err) {
-      this.log.error({ err }, 'dispatcher: queue scan failed; will try again');
+      const delay = this.storeFailed('queue scan', err);
+      if (!this.stopped && !this.rescanRetry) {
+        this.rescanRetry = setTimeout(() => {
+          this.rescanRetry = undefined;
+          void this.rescan();
+        }, delay);
+        this.rescanRetry.unref();
+      }
     }
+  }
+
+  /**
+   * A store call failed (PostgreSQL restarting or unreachable, SQLite busy): the next ones back off, from
+   * STORE_RETRY_MS doubling to STORE_RETRY_MAX_MS, and the log gets the first failure and then a line every 30 s, not one
+   * per try. Returns how long to wait before trying again.
+   */
+  private storeFailed(what: string, err: unknown): number {
+    const now = Date.now();
+    if (!this.outage) {
+      this.outage = { since: now, failures: 0, retryAt: now, loggedAt: now };
+      this.log.error({ err }, `dispatcher: ${what} failed; backing off and trying again until the store answers`);
+    } else if (now - this.outage.loggedAt >= STORE_FAILING_LOG_MS) {
+      this.outage.loggedAt = now;
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.warn({ failures: this.outage.failures, downMs: now - this.outage.since, reason }, `dispatcher: the store is still failing (${what}); still trying`);
+    }
+    this.outage.failures++;
+    const delay = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_MS * 2 ** Math.min(this.outage.failures - 1, 10));
+    this.outage.retryAt = now + delay;
+    return delay;
+  }
+
+  /**
+   * A store call succeeded after failures: results held back are written now, and the queue is scanned again, since
+   * what was published, retried or fell due meanwhile (leases that ran out) may not be in `due`, and NOTIFYs were lost.
+   */
+  private storeAnswered(rescan = true): void {
+    const outage = this.outage;
+    if (!outage) return;
+    this.outage = undefined;
+    this.log.info({ downMs: Date.now() - outage.since, failures: outage.failures }, 'dispatcher: the store answers again; resuming');
+    this.retryRecordNow?.();
+    if (rescan) void this.rescan();
+    this.scheduleClaim();
   }
 
   private scheduleClaim(): void {
@@ -149,6 +220,7 @@ export class Dispatcher {
       this.claimAgain = true;
       return;
     }
+    if (this.outage && Date.now() < this.outage.retryAt) return this.armTimer(); // backing off: armTimer waits for retryAt
     this.claiming = true;
     setImmediate(() => void this.claimRound());
   }
@@ -156,22 +228,29 @@ export class Dispatcher {
   private async claimRound(): Promise<void> {
     try {
       const now = Date.now();
-      const free = this.options.concurrency - this.totalInFlight;
+      // Claims run ahead of the sender: deliveries wait, leased, in `ready` so a freed slot is refilled at once
+      // instead of after a store round trip, and each claim is one larger transaction instead of many small ones.
+      // At least the free slots, even when `ready` is full of deliveries waiting for their subscriber's limit.
+      const free = Math.max(
+        this.options.concurrency - this.totalInFlight,
+        this.options.concurrency * PIPELINE_DEPTH - this.totalInFlight - this.readyCount,
+      );
       const eligible: { subscriberId: number; capacity: number; leaseMs: number }[] = [];
       for (const [subscriberId, at] of this.due) {
         if (at > now || (this.pausedUntil.get(subscriberId) ?? 0) > now) continue;
-        const cached = await this.subscriber(subscriberId);
+        const cached = this.subscribers.get(subscriberId) ?? (await this.subscriber(subscriberId));
         if (!cached) {
           this.due.delete(subscriberId);
           continue;
         }
-        const capacity = cached.subscriber.max_in_flight - (this.inFlight.get(subscriberId) ?? 0);
+        const held = (this.inFlight.get(subscriberId) ?? 0) + (this.ready.get(subscriberId)?.length ?? 0);
+        const capacity = cached.subscriber.max_in_flight * PIPELINE_DEPTH - held;
         if (capacity > 0) eligible.push({ subscriberId, capacity, leaseMs: cached.subscriber.timeout_ms + this.options.leaseMarginMs });
       }
       // Every due subscriber gets a fair share of the free slots, not the first few their whole max_in_flight:
       // handing out whole capacities starved the others for seconds (bench: p99 5.4 s at 400 deliveries/s).
       // Those served go to the back of the queue, so when there are more due subscribers than slots all get a turn.
-      const share = Math.max(1, Math.floor(free / Math.max(1, eligible.length)));
+      const share = Math.max(1, Math.ceil(free / Math.max(1, eligible.length)));
       const requests: ClaimRequest[] = [];
       let left = free;
       for (const e of eligible) {
@@ -182,6 +261,7 @@ export class Dispatcher {
       }
       if (requests.length > 0 && !this.stopped) {
         const result = await this.store.claim(requests, this.nodeId, now);
+        if (this.outage) this.storeAnswered();
         for (const [subscriberId, at] of result.nextDue) {
           if (this.movedDuringClaim.has(subscriberId)) {
             if (at !== null) this.dueNoLaterThan(subscriberId, at);
@@ -190,11 +270,18 @@ export class Dispatcher {
             if (at !== null) this.due.set(subscriberId, at);
           }
         }
-        for (const delivery of result.deliveries) this.launch(delivery);
+        // Sent only while the lease still covers a whole attempt (timeout + margin from the claim).
+        const sendBy = now + this.options.leaseMarginMs;
+        for (const delivery of result.deliveries) {
+          let queue = this.ready.get(delivery.subscriberId);
+          if (!queue) this.ready.set(delivery.subscriberId, (queue = []));
+          queue.push({ delivery, sendBy });
+          this.readyCount++;
+        }
+        if (result.deliveries.length > 0) this.pump();
       }
     } catch (err) {
-      this.log.error({ err }, 'dispatcher: claim failed; will try again');
-      this.armTimer(Date.now() + 1000);
+      this.storeFailed('claim', err); // the armTimer below waits for the back-off
     } finally {
       this.claiming = false;
       this.movedDuringClaim.clear();
@@ -205,6 +292,32 @@ export class Dispatcher {
         this.armTimer();
       }
     }
+  }
+
+  /** Starts claimed deliveries while there are free slots, one subscriber after another (round robin). */
+  private pump(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const late: ClaimedDelivery[] = [];
+    for (const [subscriberId, queue] of this.ready) {
+      if (this.totalInFlight >= this.options.concurrency) break;
+      if ((this.pausedUntil.get(subscriberId) ?? 0) > now) continue;
+      const limit = this.subscribers.get(subscriberId)?.subscriber.max_in_flight ?? 1;
+      if ((this.inFlight.get(subscriberId) ?? 0) >= limit) continue;
+      const entry = queue.shift()!;
+      this.readyCount--;
+      // Served: to the back of the line (a Map iterates entries re-added during the loop, so this is a round).
+      this.ready.delete(subscriberId);
+      if (queue.length > 0) this.ready.set(subscriberId, queue);
+      if (entry.sendBy < now) {
+        late.push(entry.delivery); // the lease no longer covers a whole attempt: handed back, claimed afresh
+        continue;
+      }
+      this.launch(entry.delivery);
+    }
+    if (late.length > 0) void this.handBack(late);
+    const starved = this.readyCount < this.options.concurrency || this.totalInFlight < this.options.concurrency;
+    if (starved && this.due.size > 0) this.scheduleClaim();
   }
 
   /** Sleeps until the earliest future due time among subscribers that have room. */
@@ -219,9 +332,17 @@ export class Dispatcher {
         earliest = Math.min(earliest, now + 50); // due but unclaimed (lost race with a lease): look again soon
       }
     }
+    for (const subscriberId of this.ready.keys()) {
+      const paused = this.pausedUntil.get(subscriberId) ?? 0;
+      if (paused > now) earliest = Math.min(earliest, paused);
+    }
+    if (this.outage && earliest < this.outage.retryAt) earliest = this.outage.retryAt;
     clearTimeout(this.timer);
     if (earliest === Infinity) return;
-    this.timer = setTimeout(() => this.scheduleClaim(), Math.max(0, Math.min(earliest - now, 2 ** 31 - 1)));
+    this.timer = setTimeout(() => {
+      this.pump();
+      this.scheduleClaim();
+    }, Math.max(0, Math.min(earliest - now, 2 ** 31 - 1)));
     this.timer.unref();
   }
 
@@ -244,8 +365,7 @@ export class Dispatcher {
         this.running.delete(task);
         this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 1) - 1);
         this.totalInFlight--;
-        const at = this.due.get(delivery.subscriberId);
-        if (at !== undefined && at <= Date.now()) this.scheduleClaim();
+        this.pump();
       });
     this.running.add(task);
   }
@@ -256,12 +376,12 @@ export class Dispatcher {
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
     const base = { deliveryId: delivery.id, subscriberId: delivery.subscriberId, attempt: delivery.attemptCount + 1, attemptedAt, runStartedAt };
     if (!cached || cached.subscriber.deleted) {
-      await this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
+      await this.record({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
       return;
     }
     const { subscriber, signing } = cached;
     if (subscriber.status !== 'active') {
-      await this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
+      await this.record({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
       return;
     }
     const headers = attemptHeaders(signing, delivery.eventId, delivery.body, this.userAgent, attemptedAt);
@@ -291,7 +411,48 @@ export class Dispatcher {
     const label = ok ? 'success' : 'failure';
     this.metrics.attempts.inc({ outcome: label, subscriber_id: String(subscriber.id) });
     this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
-    await this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
+    await this.record({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
+  }
+
+  private async handBack(late: ClaimedDelivery[]): Promise<void> {
+    try {
+      await this.store.releaseLeases(this.nodeId, Date.now(), late.map((d) => d.id));
+      this.wake(new Set(late.map((d) => d.subscriberId)));
+    } catch (err) {
+      // Their leases run out instead, and they fall due again then.
+      this.log.warn({ err, deliveries: late.length }, 'dispatcher: could not hand back late deliveries; their leases will expire');
+      for (const d of late) this.dueNoLaterThan(d.subscriberId, Date.now() + this.options.leaseMarginMs);
+    }
+  }
+
+  /** Claimed deliveries of a subscriber that is no longer sent to, not yet started: parked (RESYNC) with the rest. */
+  private parkReady(subscriberId: number): void {
+    const queue = this.ready.get(subscriberId);
+    if (!queue) return;
+    this.ready.delete(subscriberId);
+    this.readyCount -= queue.length;
+    const now = Date.now();
+    for (const { delivery } of queue) {
+      void this.push({
+        deliveryId: delivery.id,
+        subscriberId,
+        attempt: delivery.attemptCount + 1,
+        attemptedAt: now,
+        runStartedAt: delivery.runStartedAt ?? now,
+        durationMs: 0,
+        responseCode: 0,
+        responseBody: null,
+        error: null,
+        outcome: { kind: 'park' },
+      });
+    }
+    void this.flush();
+  }
+
+  /** Buffers a result; waits for it to be written only when the slot is held until then. */
+  private async record(result: AttemptResult): Promise<void> {
+    const written = this.push(result);
+    if (this.options.holdSlotUntilRecorded) await written;
   }
 
   /**
@@ -304,7 +465,7 @@ export class Dispatcher {
     this.results.push(result);
     if (this.results.length >= FLUSH_BATCH) void this.flush();
     else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 2);
+      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? (this.options.holdSlotUntilRecorded ? 2 : 10));
     }
     return written;
   }
@@ -320,10 +481,13 @@ export class Dispatcher {
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        const { blocked } = await this.store.recordAttempts(batch, this.nodeId);
-        for (const id of blocked) void this.reportBlocked(id, batch);
+        const { blocked } = await this.recordAttempts(batch);
+        for (const id of blocked) {
+          this.reportBlocked(id, batch).catch((err) => this.log.error({ err, subscriber_id: id }, 'dispatcher: could not report a blocked subscriber'));
+        }
       } catch (err) {
-        // The leases will expire and the deliveries be sent again: at-least-once, nothing lost.
+        // Not written (not an outage, or shutting down): the leases will expire and the deliveries be sent again:
+        // at-least-once, nothing lost.
         this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
         return;
       } finally {
@@ -335,8 +499,36 @@ export class Dispatcher {
     return this.flushing;
   }
 
+  /**
+   * Writes a batch of results. While the store is unavailable (a restart, a failover) the batch waits and is tried
+   * again with the same back-off as claims, instead of being dropped: what was sent during an outage is recorded when
+   * the store answers, not sent again once its leases run out (a write after another node re-leased a delivery matches
+   * no row, as always). Any other error, or a failure while stopping, is thrown.
+   */
+  private async recordAttempts(batch: AttemptResult[]): ReturnType<Store['recordAttempts']> {
+    for (;;) {
+      try {
+        const summary = await this.store.recordAttempts(batch, this.nodeId);
+        if (this.outage) this.storeAnswered();
+        return summary;
+      } catch (err) {
+        if (this.stopped || !isStoreUnavailable(err)) throw err;
+        const delay = this.storeFailed('writing attempt results', err);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.retryRecordNow = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.retryRecordNow = undefined;
+      }
+    }
+  }
+
   private async reportBlocked(subscriberId: number, batch: AttemptResult[]): Promise<void> {
     this.due.delete(subscriberId);
+    this.parkReady(subscriberId);
     const subscriber = await this.store.getSubscriberForDispatch(subscriberId);
     if (!subscriber) return;
     const last = batch.filter((r) => r.subscriberId === subscriberId && r.outcome.kind === 'give-up').at(-1);
@@ -354,6 +546,8 @@ export class Dispatcher {
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
     clearInterval(this.purgeTimer);
+    clearTimeout(this.rescanRetry);
+    this.retryRecordNow?.(); // results held back by an outage: one last try now, then they are given up
     const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), grace]);
     await this.flush();

@@ -195,8 +195,11 @@ export interface Store {
    * A give-up blocks the subscriber when it has had no success since that delivery's run began (or on a 410).
    */
   recordAttempts(results: AttemptResult[], owner: string): Promise<RecordSummary>;
-  /** Hands back every lease `owner` holds so the deliveries are due at once (graceful shutdown). */
-  releaseLeases(owner: string, now: number): Promise<number>;
+  /**
+   * Hands back the leases `owner` holds, every one (graceful shutdown) or only those on `ids` (claimed but not sent
+   * in time), so the deliveries are due at once.
+   */
+  releaseLeases(owner: string, now: number, ids?: number[]): Promise<number>;
   /** Subscribers with queued deliveries and when the earliest falls due: the dispatcher's start-up and safety scan. */
   dueSubscribers(): Promise<DueSubscriber[]>;
   /** Deliveries waiting to be sent (PENDING or FAILED), for the hookd_queue_depth gauge. */

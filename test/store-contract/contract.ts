@@ -1127,6 +1127,20 @@ export function storeContract(name: string, open: OpenStore): void {
         for (const d of mine.deliveries) expect((await detail(d.id)).status).toBe('PENDING');
       });
 
+      it('hands back only the given deliveries, and only when the owner still holds them', async () => {
+        const a = await create();
+        for (let i = 0; i < 3; i++) await publishOne({ pending: [a.id], createdAt: T0 + i });
+        const [d1, d2, d3] = (await store.claim([claimFor(a.id)], 'node-1', T0 + 10)).deliveries;
+        expect(await store.releaseLeases('node-2', T0 + 20, [d1!.id])).toBe(0);
+        expect(await store.releaseLeases('node-1', T0 + 20, [d1!.id, d2!.id])).toBe(2);
+        const again = await store.claim([claimFor(a.id)], 'node-2', T0 + 20);
+        expect(ids(again.deliveries)).toEqual(ids([d1!, d2!]));
+        // d3 is still node-1's: its result counts; d1's late result from node-1 does not.
+        await store.recordAttempts([attemptResult(d3!, T0 + 30, { kind: 'success' }), attemptResult(d1!, T0 + 30, { kind: 'success' })], 'node-1');
+        expect((await detail(d3!.id)).status).toBe('SUCCESS');
+        expect((await detail(d1!.id)).status).toBe('PENDING');
+      });
+
       it('leaves finished deliveries alone', async () => {
         const a = await create();
         await publishOne({ pending: [a.id] });

@@ -115,7 +115,7 @@ const MARK_SUBSCRIBERS = `
 
 const RELEASE = `
   UPDATE deliveries SET next_attempt_at = $1, lease_owner = NULL
-  WHERE lease_owner = $2 AND status IN ('PENDING', 'FAILED')`;
+  WHERE lease_owner = $2 AND status IN ('PENDING', 'FAILED') AND ($3::bigint[] IS NULL OR id = ANY($3))`;
 
 // Skip-scan over the due index: one index descent per subscriber with queued deliveries, O(subscribers · log n),
 // never a read of every queued delivery.
@@ -266,7 +266,7 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
       if (summary.blocked.length > 0) changed();
       return summary;
     },
-    release: async (owner: string, now: number) => (await pool.query(RELEASE, [now, owner])).rowCount ?? 0,
+    release: async (owner: string, now: number, ids?: number[]) => (await pool.query(RELEASE, [now, owner, ids ?? null])).rowCount ?? 0,
     due: async () => (await pool.query<DueSubscriber>(DUE)).rows,
     queueDepth: async () => (await pool.query<{ n: number }>(QUEUE_DEPTH)).rows[0]!.n,
   };

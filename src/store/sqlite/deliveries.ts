@@ -1,10 +1,11 @@
 // Reading deliveries for the API, and the manual retry of one.
 import type Database from 'better-sqlite3';
+import type { Leases } from './leases.ts';
 import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/types.ts';
 import type { DeliveryQuery, RetryOutcome } from '../port.ts';
 import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
 
-export function sqliteDeliveries(db: Database.Database) {
+export function sqliteDeliveries(db: Database.Database, leases: Leases) {
   const selectOne = db.prepare(
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND organization_id = ? AND extension_id = ?`,
   );
@@ -55,6 +56,7 @@ export function sqliteDeliveries(db: Database.Database) {
     if (row.status === 'FILTER_ERROR') return 'filtered';
     const sub = subscriberState.get(row.subscriber_id) as { status: string; deleted_at: number | null } | undefined;
     if (!sub || sub.deleted_at !== null) return 'subscriber-deleted';
+    leases.drop(id); // a result of an attempt still in flight no longer counts
     if (sub.status !== 'active') {
       requeue.run('RESYNC', null, id);
       return 'parked';

@@ -1,6 +1,8 @@
-// The dispatcher's side of SQLite: lease due deliveries in batches, record attempt results in batches.
+// The dispatcher's side of SQLite: hand out due deliveries under in-memory leases, record attempt results in batches.
 import type Database from 'better-sqlite3';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
+import type { DispatcherLock } from './dispatcher-lock.ts';
+import type { Leases } from './leases.ts';
 
 interface ClaimedRow {
   id: number;
@@ -13,17 +15,17 @@ interface ClaimedRow {
   body: string | null;
 }
 
-export function sqliteDispatch(db: Database.Database, changed: () => void) {
-  // One writer, no SKIP LOCKED needed: pick and lease in one statement over the partial "due" index.
-  const claimOne = db.prepare(`
-    UPDATE deliveries SET next_attempt_at = @leaseUntil, lease_owner = @owner
-    WHERE id IN (
-      SELECT id FROM deliveries
-      WHERE subscriber_id = @subscriberId AND status IN ('PENDING', 'FAILED') AND next_attempt_at <= @now
-      ORDER BY next_attempt_at LIMIT @limit)
-    RETURNING id, event_seq, event_id, subscriber_id, attempt_count, run_attempts, run_started_at, body`);
-  const nextDue = db.prepare(
-    "SELECT min(next_attempt_at) AS at FROM deliveries WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED')",
+function latest(marks: Map<number, number>, subscriberId: number, at: number): void {
+  if ((marks.get(subscriberId) ?? -Infinity) < at) marks.set(subscriberId, at);
+}
+
+export function sqliteDispatch(db: Database.Database, leases: Leases, lock: DispatcherLock, changed: () => void) {
+  // The head of one subscriber's queue, from the partial "due" index alone (it covers id and next_attempt_at).
+  const queueHead = db.prepare(`
+    SELECT id, next_attempt_at AS at FROM deliveries
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at LIMIT ?`);
+  const claimedRow = db.prepare(
+    'SELECT id, event_seq, event_id, subscriber_id, attempt_count, run_attempts, run_started_at, body FROM deliveries WHERE id = ?',
   );
   const eventBody = db.prepare('SELECT body FROM events WHERE seq = ?').pluck();
 
@@ -32,26 +34,26 @@ export function sqliteDispatch(db: Database.Database, changed: () => void) {
       attempted_at, response_code, duration_ms, response_body, error)
     SELECT id, subscriber_id, organization_id, extension_id, company_id, event_slug, @attempt,
       @attemptedAt, @responseCode, @durationMs, @responseBody, @error
-    FROM deliveries WHERE id = @deliveryId AND lease_owner = @owner`);
+    FROM deliveries WHERE id = @deliveryId AND status IN ('PENDING', 'FAILED')`);
   const finish = db.prepare(`
     UPDATE deliveries SET status = @status, next_attempt_at = @nextAttemptAt, lease_owner = NULL,
       attempt_count = @attempt, run_attempts = run_attempts + 1, run_started_at = @runStartedAt,
       last_attempt_at = @attemptedAt, last_response_code = @responseCode, last_response_time = @durationMs, last_error = @error
-    WHERE id = @deliveryId AND lease_owner = @owner`);
-  const park = db.prepare(`
-    UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL, lease_owner = NULL
-    WHERE id = @deliveryId AND lease_owner = @owner`);
+    WHERE id = @deliveryId`);
+  const park = db.prepare(
+    "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL, lease_owner = NULL WHERE id = ? AND status IN ('PENDING', 'FAILED')",
+  );
   const markSuccess = db.prepare('UPDATE subscribers SET last_success_at = max(coalesce(last_success_at, 0), ?) WHERE id = ?');
   const markFailure = db.prepare('UPDATE subscribers SET last_failure_at = max(coalesce(last_failure_at, 0), ?) WHERE id = ?');
   // Blocking (DESIGN.md § Delivery semantics): a delivery gave up and its subscriber has had no success since
   // that delivery's run began — the endpoint is down, not just this event. Its queue is parked as RESYNC.
   const lastSuccess = db.prepare('SELECT last_success_at FROM subscribers WHERE id = ?').pluck();
   const block = db.prepare("UPDATE subscribers SET status = 'blocked', updated_at = ? WHERE id = ? AND status = 'active' AND deleted_at IS NULL");
-  const parkQueued = db.prepare(
-    "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL",
-  );
-  const release = db.prepare(
-    "UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL WHERE lease_owner = ? AND status IN ('PENDING', 'FAILED')",
+  const parkQueued = db.prepare(`
+    UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))`);
+  const makeDue = db.prepare(
+    "UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'FAILED')",
   );
   // Skip-scan over the due index: O(subscribers · log n), not O(queued deliveries).
   const due = db.prepare(`
@@ -66,18 +68,30 @@ export function sqliteDispatch(db: Database.Database, changed: () => void) {
 
   const queued = db.prepare("SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'FAILED')").pluck();
 
-  const claim = db.transaction((requests: ClaimRequest[], owner: string, now: number): ClaimResult => {
+  // Reads only: the leases are all a claim changes, so it needs no write transaction and no commit.
+  const claimRound = db.transaction((requests: ClaimRequest[], owner: string, now: number): ClaimResult => {
     const deliveries: ClaimedDelivery[] = [];
-    const bodies = new Map<number, string>();
     const next = new Map<number, number | null>();
+    const bodies = new Map<number, string>();
     for (const r of requests) {
-      const rows = claimOne.all({ subscriberId: r.subscriberId, limit: r.limit, now, leaseUntil: now + r.leaseMs, owner }) as ClaimedRow[];
-      for (const row of rows) {
+      const active = leases.activeOf(r.subscriberId, now);
+      const leased = new Set(active.ids);
+      let taken = 0;
+      let waiting: number | null = null;
+      // Leased rows are skipped in place; one more row than needed tells when the rest of the queue falls due.
+      for (const head of queueHead.all(r.subscriberId, r.limit + leased.size + 1) as { id: number; at: number }[]) {
+        if (leased.has(head.id)) continue;
+        if (head.at > now || taken === r.limit) {
+          waiting = head.at;
+          break;
+        }
+        const row = claimedRow.get(head.id) as ClaimedRow;
         let body = row.body;
         if (body === null) {
           body = bodies.get(row.event_seq) ?? (eventBody.get(row.event_seq) as string);
           bodies.set(row.event_seq, body);
         }
+        leases.take(row.id, row.subscriber_id, owner, now + r.leaseMs);
         deliveries.push({
           id: row.id,
           eventId: row.event_id,
@@ -87,18 +101,43 @@ export function sqliteDispatch(db: Database.Database, changed: () => void) {
           runStartedAt: row.run_started_at,
           body,
         });
+        taken++;
       }
-      next.set(r.subscriberId, (nextDue.get(r.subscriberId) as { at: number | null }).at);
+      const leaseEnd = taken > 0 ? now + r.leaseMs : null;
+      const candidates = [waiting, active.earliestEnd, leaseEnd].filter((t): t is number => t !== null);
+      next.set(r.subscriberId, candidates.length > 0 ? Math.min(...candidates) : null);
     }
     return { deliveries, nextDue: next };
   });
 
+  function claim(requests: ClaimRequest[], owner: string, now: number): ClaimResult {
+    if (!lock.holds(now)) {
+      // Another live process dispatches from this file: ask again in a while.
+      return { deliveries: [], nextDue: new Map(requests.map((r) => [r.subscriberId, now + lock.retryMs])) };
+    }
+    return claimRound.deferred(requests, owner, now); // one read snapshot for the whole round
+  }
+
   const record = db.transaction((results: AttemptResult[], owner: string): RecordSummary => {
     const blocked: number[] = [];
+    // One UPDATE per subscriber per batch for last_success_at/last_failure_at, not one per result.
+    const successes = new Map<number, number>();
+    const failures = new Map<number, number>();
+    const flushMarks = () => {
+      for (const [id, at] of successes) markSuccess.run(at, id);
+      for (const [id, at] of failures) markFailure.run(at, id);
+      successes.clear();
+      failures.clear();
+    };
     for (const r of results) {
+      if (!leases.heldBy(r.deliveryId, owner)) continue; // lease lost: taken by another owner, released or revoked
+      leases.drop(r.deliveryId);
+      if (r.outcome.kind === 'park') {
+        park.run(r.deliveryId);
+        continue;
+      }
       const params = {
         deliveryId: r.deliveryId,
-        owner,
         attempt: r.attempt,
         attemptedAt: r.attemptedAt,
         responseCode: r.responseCode,
@@ -106,29 +145,27 @@ export function sqliteDispatch(db: Database.Database, changed: () => void) {
         responseBody: r.responseBody,
         error: r.error,
       };
-      if (r.outcome.kind === 'park') {
-        park.run({ deliveryId: r.deliveryId, owner });
-        continue;
-      }
-      if (insertAttempt.run(params).changes === 0) continue; // lease lost: another node owns it now
+      if (insertAttempt.run(params).changes === 0) continue; // no longer queued (cancelled meanwhile)
       const status = r.outcome.kind === 'success' ? 'SUCCESS' : r.outcome.kind === 'retry' ? 'FAILED' : 'DISABLED';
       const nextAttemptAt = r.outcome.kind === 'retry' ? r.outcome.nextAttemptAt : null;
       finish.run({ ...params, status, nextAttemptAt, runStartedAt: r.runStartedAt });
-      (r.outcome.kind === 'success' ? markSuccess : markFailure).run(r.attemptedAt, r.subscriberId);
+      latest(r.outcome.kind === 'success' ? successes : failures, r.subscriberId, r.attemptedAt);
       if (r.outcome.kind === 'give-up') {
+        flushMarks();
         const since = lastSuccess.get(r.subscriberId) as number | null | undefined;
         const down = r.outcome.gone === true || since == null || since < r.runStartedAt;
         if (down && block.run(r.attemptedAt, r.subscriberId).changes > 0) blocked.push(r.subscriberId);
       }
     }
+    flushMarks();
     // Parked once the whole batch is recorded, so a retry recorded after the give-up in this batch is parked too
-    // instead of staying queued (FAILED) for a blocked subscriber.
-    for (const id of blocked) parkQueued.run(id);
+    // instead of staying queued (FAILED) for a blocked subscriber. Deliveries in flight are left to their attempt.
+    for (const id of blocked) parkQueued.run(id, JSON.stringify(leases.activeOf(id, -Infinity).ids));
     return { blocked };
   });
 
-  // Leases and attempt results need no fsync of their own: losing them to a power cut only means a delivery is
-  // sent again (at-least-once), and the next durable commit (a publish) syncs the WAL frames before it anyway.
+  // Attempt results need no fsync of their own: losing them to a power cut only means a delivery is sent again
+  // (at-least-once), and the next durable commit (a publish) syncs the WAL frames before it anyway.
   // A process crash loses nothing either way: committed WAL frames are in the OS's page cache.
   const relaxed = <T>(run: () => T): T => {
     db.pragma('synchronous = NORMAL');
@@ -140,13 +177,17 @@ export function sqliteDispatch(db: Database.Database, changed: () => void) {
   };
 
   return {
-    claim: (requests: ClaimRequest[], owner: string, now: number) => relaxed(() => claim.immediate(requests, owner, now)),
+    claim,
     record: (results: AttemptResult[], owner: string): RecordSummary => {
       const summary = relaxed(() => record.immediate(results, owner));
       if (summary.blocked.length > 0) changed();
       return summary;
     },
-    release: (owner: string, now: number) => release.run(now, owner).changes,
+    release: (owner: string, now: number, ids?: number[]): number => {
+      const released = ids === undefined ? leases.releaseOwner(owner) : ids.filter((id) => leases.heldBy(id, owner));
+      leases.dropAll(released);
+      return makeDue.run(now, JSON.stringify(released)).changes;
+    },
     due: () => due.all() as DueSubscriber[],
     queueDepth: () => queued.get() as number,
   };

@@ -1,11 +1,12 @@
 // Operations on many deliveries at once (bulk retry, retention) and secret rotation, each a few statements.
 import type Database from 'better-sqlite3';
+import type { Leases } from './leases.ts';
 import type { Tenant } from '../../domain/types.ts';
 import type { BulkRetryQuery } from '../port.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
-export function sqliteLifecycle(db: Database.Database) {
+export function sqliteLifecycle(db: Database.Database, leases: Leases) {
   const rotate = db.prepare(`
     UPDATE subscribers SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
     WHERE id = ? AND organization_id = ? AND extension_id = ? AND deleted_at IS NULL`);
@@ -48,16 +49,19 @@ export function sqliteLifecycle(db: Database.Database) {
     }
     // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
     // an inactive or blocked one are parked as RESYNC.
-    const { changes } = db
-      .prepare(`
+    const update = db.prepare(`
         UPDATE deliveries AS d SET
           status = CASE WHEN s.status = 'active' THEN 'PENDING' ELSE 'RESYNC' END,
           next_attempt_at = CASE WHEN s.status = 'active' THEN ? ELSE NULL END,
           lease_owner = NULL, run_attempts = 0, run_started_at = NULL
         FROM subscribers AS s
-        WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}`)
-      .run(now, ...args);
-    return { queued: changes };
+        WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}
+        RETURNING id`);
+    // Queued deliveries may be in flight: their leases are revoked, so a late result no longer counts.
+    if (!q.statuses.some((s) => s === 'PENDING' || s === 'FAILED')) return { queued: update.run(now, ...args).changes };
+    const ids = update.pluck().all(now, ...args) as number[];
+    leases.dropAll(ids);
+    return { queued: ids.length };
   }
 
   return {

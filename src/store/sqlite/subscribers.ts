@@ -1,10 +1,11 @@
 // Subscribers and their event subscriptions in SQLite.
 import type Database from 'better-sqlite3';
+import type { Leases } from './leases.ts';
 import type { Paged, Subscriber, SubscriberInput, SubscriberStatus, Tenant } from '../../domain/types.ts';
 import type { DispatchSubscriber, SubscriberQuery } from '../port.ts';
 import { toSubscriber, type SubscriberRow, type SubscriptionRow } from './rows.ts';
 
-export function sqliteSubscribers(db: Database.Database, changed: () => void) {
+export function sqliteSubscribers(db: Database.Database, leases: Leases, changed: () => void) {
   const insert = db.prepare(`
     INSERT INTO subscribers (organization_id, extension_id, company_id, name, webhook_url, association, custom_headers,
       auth_type, secret, email_id, status, retry_policy, timeout_ms, max_in_flight, created_at, updated_at)
@@ -35,7 +36,7 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
   );
   // Parking and un-parking move whole queues in one statement each.
   const parkQueued = db.prepare(
-    "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL",
+    "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))",
   );
   const requeueParked = db.prepare(
     "UPDATE deliveries SET status = 'PENDING', next_attempt_at = ?, run_attempts = 0, run_started_at = NULL WHERE subscriber_id = ? AND status = 'RESYNC'",
@@ -109,7 +110,7 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
 
   function applyStatusChange(id: number, from: SubscriberStatus, to: SubscriberStatus, now: number) {
     if (to === 'active' && from !== 'active') requeueParked.run(now, id);
-    if (to !== 'active' && from === 'active') parkQueued.run(id);
+    if (to !== 'active' && from === 'active') parkQueued.run(id, JSON.stringify(leases.activeOf(id, -Infinity).ids)); // in flight: left to its attempt
   }
 
   const changeStatus = db.transaction((tenant: Tenant, id: number, status: SubscriberStatus, now: number): boolean => {
@@ -123,6 +124,7 @@ export function sqliteSubscribers(db: Database.Database, changed: () => void) {
   const remove = db.transaction((tenant: Tenant, id: number, now: number): boolean => {
     if (markDeleted.run(now, now, id, tenant.organizationId, tenant.extensionId).changes === 0) return false;
     cancelQueued.run(id);
+    leases.dropSubscriber(id);
     return true;
   });
 

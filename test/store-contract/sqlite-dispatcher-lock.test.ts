@@ -1,0 +1,105 @@
+// SQLite only: one process dispatches from a file at a time, because its delivery leases live in its memory.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RETRY_POLICY, type Tenant } from '../../src/domain/types.ts';
+import type { Store } from '../../src/store/index.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+
+const TENANT: Tenant = { organizationId: 'org_acme', extensionId: 'ext_orders' };
+
+let dir: string;
+let file: string;
+const opened: Store[] = [];
+const open = () => {
+  const store = openSqliteStore(file);
+  opened.push(store);
+  return store;
+};
+
+beforeEach(() => {
+  dir = mkdtempSync(tmpdir() + sep + 'hookd-lock-');
+  file = join(dir, 'hookd.db');
+});
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One subscriber with `n` due deliveries; returns its id. */
+async function queue(store: Store, n: number): Promise<number> {
+  const { id } = await store.createSubscriber(TENANT, {
+    name: 'lock test',
+    webhook_url: 'http://127.0.0.1:9/hook',
+    association: { company_id: 1, criteria: 'ALL', application_id: [], extension_id: '' },
+    events: [{ slug: 'company/product/create/v1' }],
+    custom_headers: {},
+    auth_meta: { type: 'hmac', secret: 'a-secret-of-sufficient-length' },
+    email_id: null,
+    status: 'active',
+    retry_policy: DEFAULT_RETRY_POLICY,
+    timeout_ms: 1000,
+    max_in_flight: 10,
+  }, Date.now());
+  const now = Date.now();
+  await store.publish(TENANT, Array.from({ length: n }, (_, i) => ({
+    id: `evt_lock_${i}`,
+    companyId: 1,
+    applicationId: null,
+    slug: 'company/product/create/v1',
+    idempotencyKey: null,
+    body: '{}',
+    createdAt: now,
+    deliveries: [{ subscriberId: id, status: 'PENDING' as const }],
+  })), now);
+  return id;
+}
+
+const claim = (store: Store, subscriberId: number) => store.claim([{ subscriberId, limit: 10, leaseMs: 30_000 }], 'node', Date.now());
+
+function writeLock(pid: number, heartbeatAt: number): void {
+  const db = new Database(file);
+  db.prepare('INSERT OR REPLACE INTO dispatcher_lock (id, owner, host, pid, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run('someone-else', hostname(), pid, heartbeatAt);
+  db.close();
+}
+
+describe('SQLite dispatcher lock', () => {
+  it('lets one store claim; the other gets nothing and is told to ask again, until the first closes', async () => {
+    const first = open();
+    const second = open();
+    const id = await queue(first, 3);
+    expect((await claim(first, id)).deliveries).toHaveLength(3);
+
+    const before = Date.now();
+    const refused = await claim(second, id);
+    expect(refused.deliveries).toEqual([]);
+    expect(refused.nextDue.get(id)).toBeGreaterThanOrEqual(before + 1000);
+
+    await first.close();
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the waiting store looks again once a second
+    // The first process is gone, and its leases with it: everything is due again for the second.
+    expect((await claim(second, id)).deliveries).toHaveLength(3);
+  });
+
+  it('takes over at once from a holder whose process has exited on this host', async () => {
+    const store = open();
+    const id = await queue(store, 1);
+    const exited = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeLock(exited, Date.now());
+    expect((await claim(store, id)).deliveries).toHaveLength(1);
+  });
+
+  it('waits for a live holder, and takes over from one that stopped renewing', async () => {
+    const store = open();
+    const id = await queue(store, 1);
+    writeLock(process.ppid, Date.now()); // alive, and not this store
+    expect((await claim(store, id)).deliveries).toEqual([]);
+
+    writeLock(process.ppid, Date.now() - 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await claim(store, id)).deliveries).toHaveLength(1);
+  });
+});
