@@ -1,28 +1,38 @@
 // The real hookd in a child process (`node bin/hookd.js serve`), and the HTTP API calls the bench makes to it:
-// create subscribers, publish events in batches or one at a time.
+// create subscribers (optionally with a filter), publish events in batches (to one node or several) or one at a time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { REPO_ROOT, stopChild } from './child.ts';
-import { peakRssMb } from './stats.ts';
+import { childrenPeakRssMb, peakRssMb } from './stats.ts';
 import { groups, now, payloadOf, slugOf, type Workload } from './workload.ts';
 
 const BIN = join(REPO_ROOT, 'bin', 'hookd.js');
 export const TENANT_PATH = '/service/partner/webhook/v1.0/organization/bench/extension/bench';
-const BATCH_SIZE = 500;
+/** Events per batch publish: also the number of events whose filters hookd evaluates in one sandbox batch. */
+export const BATCH_SIZE = 500;
 const BATCHES_IN_FLIGHT = 4;
 
+export type Role = 'all' | 'api' | 'dispatcher';
+
 export interface HookdOptions {
-  dbPath: string;
+  /** The SQLite file, when databaseUrl is not given. */
+  dbPath?: string;
   /** A postgres:// URL to run hookd on PostgreSQL instead of the SQLite file at dbPath. */
   databaseUrl?: string;
-  role: 'all' | 'api';
+  role: Role;
+  /**
+   * HOOKD_ROLE=dispatcher serves no API and logs no "hookd is serving": this tells when such a node is up. Without
+   * it, a dispatcher counts as up once its process has started.
+   */
+  ready?: () => Promise<void>;
   concurrency: number;
   /** Extra node flags for the hookd process (e.g. --cpu-prof --cpu-prof-dir DIR). */
   nodeArgs?: string[];
 }
 
 export interface Hookd {
+  /** The API's URL; empty for HOOKD_ROLE=dispatcher. */
   url: string;
   pid: number;
   /** Epoch ms when hookd logged that it serves. */
@@ -30,6 +40,8 @@ export interface Hookd {
   /** Rejects if the process exits before stop() is called. */
   exited: Promise<never>;
   peakRssMb(): number;
+  /** Peak RSS of hookd's live child processes (the condition sandbox, once a filter made hookd start it). */
+  childrenPeakRssMb(): number;
   stop(): Promise<void>;
 }
 
@@ -38,7 +50,7 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
   const env: Record<string, string | undefined> = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOOKD_')));
   Object.assign(env, {
     HOOKD_PORT: '0',
-    HOOKD_DATABASE_URL: options.databaseUrl ?? `sqlite:${options.dbPath}`,
+    HOOKD_DATABASE_URL: options.databaseUrl ?? `sqlite:${options.dbPath ?? ''}`,
     HOOKD_ALLOW_PRIVATE_NETWORKS: 'true',
     // "hookd is serving" (which carries the URL) is an info line; request logging is off, so info costs nothing more.
     HOOKD_LOG_LEVEL: 'info',
@@ -66,7 +78,7 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
   exited.catch(() => {});
 
   let servingAt = 0;
-  const url = await new Promise<string>((resolve, reject) => {
+  const started = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hookd did not start within ${timeoutMs} ms:\n${tail.join('\n')}`)), timeoutMs);
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -77,7 +89,7 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
         keep(line);
         try {
           const entry = JSON.parse(line) as { msg?: string; url?: string; level?: number };
-          if (entry.msg === 'hookd is serving' && entry.url) {
+          if (entry.msg === 'hookd is serving' && entry.url && options.role !== 'dispatcher') {
             clearTimeout(timer);
             servingAt = now();
             resolve(entry.url);
@@ -99,6 +111,19 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
       clearTimeout(timer);
       reject(err);
     });
+    if (options.role === 'dispatcher') {
+      (options.ready?.() ?? Promise.resolve()).then(() => {
+        clearTimeout(timer);
+        servingAt = now();
+        resolve('');
+      }, reject);
+    }
+  });
+  // A hookd that did not come up is not left running.
+  const url = await started.catch((err: unknown) => {
+    stopping = true;
+    child.kill('SIGKILL');
+    throw err;
   });
   const pid = child.pid!;
   return {
@@ -107,6 +132,7 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
     servingAt,
     exited,
     peakRssMb: () => peakRssMb(pid),
+    childrenPeakRssMb: () => childrenPeakRssMb(pid),
     stop: () => {
       stopping = true;
       return stopChild(child, 30_000);
@@ -126,11 +152,16 @@ async function call(api: Pool, method: 'POST', path: string, body: unknown, expe
   return JSON.parse(text) as unknown;
 }
 
+export interface BenchFilter {
+  query: string;
+  condition: string;
+}
+
 /**
  * Subscriber i gets webhook <receiver>/s/<i> and the one slug company/bench/e<i mod groups>/v1, so each event
- * reaches `fanout` subscribers. Retry policy: hookd's defaults.
+ * reaches `fanout` subscribers; with `filter`, that slug carries the filter. Retry policy: hookd's defaults.
  */
-export async function createSubscribers(api: Pool, w: Workload, webhookUrl: (i: number) => string, maxInFlight: number): Promise<void> {
+export async function createSubscribers(api: Pool, w: Workload, webhookUrl: (i: number) => string, maxInFlight: number, filter?: BenchFilter): Promise<void> {
   const g = groups(w);
   let next = 0;
   const lane = async () => {
@@ -139,7 +170,7 @@ export async function createSubscribers(api: Pool, w: Workload, webhookUrl: (i: 
         name: `bench-${i}`,
         webhook_url: webhookUrl(i),
         association: { company_id: 1, criteria: 'ALL' },
-        events: [{ slug: slugOf(i % g) }],
+        events: [filter ? { slug: slugOf(i % g), filters: filter } : { slug: slugOf(i % g) }],
         max_in_flight: maxInFlight,
       }, 201);
     }
@@ -156,13 +187,17 @@ export interface Published {
   deliveries: number;
 }
 
-/** Publishes events 0..w.events-1 through the batch endpoint, 500 per request, a few requests in flight. */
-export async function publishBatches(api: Pool, w: Workload, onProgress?: (events: number) => void): Promise<Published> {
+/**
+ * Publishes events 0..w.events-1 through the batch endpoint, 500 per request, a few requests in flight; given several
+ * API clients (one per hookd node), the requests in flight are spread evenly over them.
+ */
+export async function publishBatches(apis: Pool | Pool[], w: Workload, onProgress?: (events: number) => void): Promise<Published> {
+  const clients = Array.isArray(apis) ? apis : [apis];
   let nextSeq = 0;
   let firstAt = 0;
   let deliveries = 0;
   let published = 0;
-  const lane = async () => {
+  const lane = async (api: Pool) => {
     while (nextSeq < w.events) {
       const from = nextSeq;
       const to = Math.min(w.events, from + BATCH_SIZE);
@@ -177,7 +212,8 @@ export async function publishBatches(api: Pool, w: Workload, onProgress?: (event
       onProgress?.(published);
     }
   };
-  await Promise.all(Array.from({ length: BATCHES_IN_FLIGHT }, lane));
+  const lanes = Math.max(BATCHES_IN_FLIGHT, clients.length);
+  await Promise.all(Array.from({ length: lanes }, (_, i) => lane(clients[i % clients.length]!)));
   return { firstAt, deliveries };
 }
 

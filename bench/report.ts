@@ -1,12 +1,19 @@
 // Results: ratios, the printed table, and the --json file.
 import { writeFileSync } from 'node:fs';
 import { fmt } from './progress.ts';
+import { roundFilterCost, type FilterCost, type FilteredFanout } from './filters.ts';
+import type { NodesResult } from './nodes.ts';
 import type { BacklogResult, LatencyResult, Measured } from './runs.ts';
 import { round } from './stats.ts';
 import type { Workload } from './workload.ts';
 
-export const RUNS = ['ceiling', 'bullmq', 'sqlite', 'postgres'] as const;
+/** Every run, in the order they run. */
+export const RUNS = ['ceiling', 'bullmq', 'sqlite', 'sqlite-filtered', 'postgres', 'postgres-2'] as const;
 export type RunName = (typeof RUNS)[number];
+/** What `npm run bench` runs without --only: DESIGN.md's four, then the two-process row. */
+export const DEFAULT_RUNS: readonly RunName[] = ['ceiling', 'bullmq', 'sqlite', 'postgres', 'postgres-2'];
+/** --only may also name the filter cost measurement, which is not a row of the table. */
+export const FILTER_COST = 'filter-cost';
 
 export type Outcome = { measured: Measured } | { skipped: string } | { failed: string };
 
@@ -64,10 +71,28 @@ export function table(outcomes: Map<RunName, Outcome>): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function writeJson(file: string, workload: Workload, outcomes: Map<RunName, Outcome>, extra: { latency?: LatencyResult; backlog?: BacklogResult }): void {
+export interface Extras {
+  latency?: LatencyResult;
+  backlog?: BacklogResult;
+  filterCost?: FilterCost;
+  filteredFanout?: FilteredFanout;
+  nodes?: NodesResult;
+}
+
+export function writeJson(file: string, workload: Workload, outcomes: Map<RunName, Outcome>, extra: Extras): void {
   const doc: Record<string, unknown> = { workload, results: jsonResults(outcomes) };
   if (extra.latency) doc.latency = roundAll(extra.latency);
   if (extra.backlog) doc.backlog = roundAll(extra.backlog);
+  if (extra.filterCost || extra.filteredFanout) {
+    doc.filters = {
+      ...(extra.filterCost ? { evaluation: roundFilterCost(extra.filterCost) } : {}),
+      ...(extra.filteredFanout ? { fanout: extra.filteredFanout } : {}),
+    };
+  }
+  if (extra.nodes) {
+    const { measured: _, ...nodes } = extra.nodes;
+    doc.nodes = { 'postgres-2': { ...nodes, peak_rss_mb_per_node: nodes.peak_rss_mb_per_node.map((mb) => round(mb, 1)) } };
+  }
   writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }
 

@@ -1,13 +1,17 @@
 // `npm run bench`: the benchmark harness (DESIGN.md § Targets). Parses flags, runs ceiling, BullMQ, hookd on SQLite
-// and on PostgreSQL (a fresh database, when it answers) on one workload, prints a table, optionally writes JSON.
+// and on PostgreSQL (a fresh database, when it answers; one hookd process, then two dispatching processes) on one
+// workload, prints a table, optionally writes JSON. Opt-in: hookd on SQLite with a filter on every subscriber, and
+// the filter evaluation cost.
 import { createBenchDatabase, postgresAnswers, POSTGRES_ADMIN_URL } from './postgres.ts';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { redisAnswers } from './bullmq.ts';
+import { batchSizesFor, conditionsPerBatchPublish, describeFilterCost, describeFilteredFanout, FANOUT_FILTER, filteredFanoutOf, measureFilterCost, type FilterCost } from './filters.ts';
+import { DEFAULT_LAYOUT, describeNodes, nodesRun, parseLayout, type NodesResult } from './nodes.ts';
 import { fmt } from './progress.ts';
 import { startReceiver } from './receiver-client.ts';
-import { RUNS, table, writeJson, type Outcome, type RunName } from './report.ts';
+import { DEFAULT_RUNS, FILTER_COST, RUNS, table, writeJson, type Outcome, type RunName } from './report.ts';
 import { backlogRun, hookdRun, latencyRun, maxInFlightFor, received, sendingRun, type BacklogResult, type LatencyResult, type Measured, type RunSettings } from './runs.ts';
 import { makeWorkload } from './workload.ts';
 
@@ -19,8 +23,16 @@ const USAGE = `npm run bench -- [flags]
   --concurrency N     requests in flight, the same for every run (default 64)
   --max-in-flight N   max_in_flight of each hookd subscriber (default ceil(2 × concurrency / fanout))
   --payload-bytes N   size of each event's payload as JSON (default 1024)
-  --only LIST         runs to do, comma-separated: ceiling,bullmq,sqlite,postgres (default all)
-  --json FILE         write {"workload", "results"} (plus "latency"/"backlog" when asked) to FILE
+  --only LIST         runs to do, comma-separated, from ceiling,bullmq,sqlite,sqlite-filtered,postgres,postgres-2
+                      and filter-cost (default ceiling,bullmq,sqlite,postgres,postgres-2)
+  --json FILE         write {"workload", "results"} (plus "latency", "backlog", "filters", "nodes" when they ran)
+  --filters           also run sqlite-filtered (the sqlite run with a passing filter, $.seq (n) => n >= 0, on every
+                      subscriber) and filter-cost (µs per evaluation of (x) => x > 15 on $.price through hookd's
+                      Rules.evaluate and sandbox process: one at a time, and amortised in publish-sized batches)
+  --filter-seconds N  how long filter-cost samples each of its figures (default 3)
+  --nodes ROLES       HOOKD_ROLE of each hookd process of postgres-2 (default api,dispatcher,dispatcher: one API and
+                      two dispatchers; or e.g. all,all); the batch publishes go to every node with an API, the
+                      dispatchers share --concurrency, the row's peak RSS is the sum over the processes
   --latency           also measure hookd (SQLite) publish→receipt latency at half the sqlite run's rate
   --latency-seconds N how long the latency phase publishes (default 10)
   --latency-rate N    deliveries/s for the latency phase, instead of half the measured sqlite rate
@@ -57,6 +69,9 @@ async function main(): Promise<number> {
       backlog: { type: 'string' },
       timeout: { type: 'string' },
       profile: { type: 'string' },
+      filters: { type: 'boolean' },
+      'filter-seconds': { type: 'string' },
+      nodes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -72,9 +87,13 @@ async function main(): Promise<number> {
     integerFlag(values, 'concurrency', 64),
     integerFlag(values, 'payload-bytes', 1024),
   );
-  const only = values.only === undefined ? [...RUNS] : values.only.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = only.filter((r) => !(RUNS as readonly string[]).includes(r));
-  if (unknown.length > 0) throw new Error(`--only: unknown run ${unknown.join(', ')} (runs: ${RUNS.join(', ')})`);
+  const names = values.only === undefined ? [...DEFAULT_RUNS] : values.only.split(',').map((s) => s.trim()).filter(Boolean);
+  const known: readonly string[] = [...RUNS, FILTER_COST];
+  const unknown = names.filter((r) => !known.includes(r));
+  if (unknown.length > 0) throw new Error(`--only: unknown run ${unknown.join(', ')} (runs: ${known.join(', ')})`);
+  const only = new Set<string>([...names, ...(values.filters ? ['sqlite-filtered', FILTER_COST] : [])]);
+  const layout = values.nodes === undefined ? DEFAULT_LAYOUT : parseLayout(values.nodes);
+  const filterSeconds = integerFlag(values, 'filter-seconds', 3);
   const settings: RunSettings = {
     timeoutMs: integerFlag(values, 'timeout', 900) * 1000,
     stallMs: 60_000,
@@ -96,13 +115,15 @@ async function main(): Promise<number> {
     outcomes.set(name, { skipped: reason });
     process.stdout.write(`${name}: skipped (${reason})\n\n`);
   };
-  const attempt = async (name: RunName, run: () => Promise<Measured>) => {
-    process.stdout.write(`${name}: (load average ${loadavg()[0]!.toFixed(2)})\n`);
+  /** Runs one row; `note` is printed under its header line, `after` (more lines about it) under its figures. */
+  const attempt = async (name: RunName, run: () => Promise<Measured>, note?: string, after?: () => string) => {
+    process.stdout.write(`${name}: (load average ${loadavg()[0]!.toFixed(2)})\n${note ? `  ${note}\n` : ''}`);
     try {
       const m = await run();
       outcomes.set(name, { measured: m });
       process.stdout.write(`${received(name, m, w.deliveries)}\n`);
-      process.stdout.write(`  ${name}: ${fmt(m.deliveries_per_s)} deliveries/s, p50 ${fmt(m.p50_ms, 1)} ms, p99 ${fmt(m.p99_ms, 1)} ms, peak RSS ${fmt(m.peak_rss_mb)} MB\n\n`);
+      process.stdout.write(`  ${name}: ${fmt(m.deliveries_per_s)} deliveries/s, p50 ${fmt(m.p50_ms, 1)} ms, p99 ${fmt(m.p99_ms, 1)} ms, peak RSS ${fmt(m.peak_rss_mb)} MB\n`);
+      process.stdout.write(`${after ? `  ${after()}\n` : ''}\n`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       outcomes.set(name, { failed: message });
@@ -110,27 +131,65 @@ async function main(): Promise<number> {
     }
   };
 
+  let nodes: NodesResult | undefined;
+  const onPostgres = async (name: RunName, run: (url: string) => Promise<Measured>, note?: string, after?: () => string) => {
+    if (!(await postgresAnswers())) return skip(name, `PostgreSQL does not answer at ${POSTGRES_ADMIN_URL}`);
+    const db = await createBenchDatabase();
+    try {
+      await attempt(name, () => run(db.url), note, after);
+    } finally {
+      await db.drop();
+    }
+  };
+
   try {
     for (const name of RUNS) {
-      if (!only.includes(name)) continue;
+      if (!only.has(name)) continue;
       if (name === 'ceiling') await attempt(name, () => sendingRun('ceiling', w, receiver, settings));
       else if (name === 'bullmq') {
         if (await redisAnswers()) await attempt(name, () => sendingRun('bullmq', w, receiver, settings));
         else skip(name, 'Redis does not answer on 127.0.0.1:6379');
-      } else if (name === 'sqlite') await attempt(name, () => hookdRun('sqlite', w, receiver, settings));
-      else if (await postgresAnswers()) {
-        const db = await createBenchDatabase();
-        try {
-          await attempt(name, () => hookdRun('postgres', w, receiver, settings, db.url));
-        } finally {
-          await db.drop();
-        }
-      } else skip(name, `PostgreSQL does not answer at ${POSTGRES_ADMIN_URL}`);
+      } else if (name === 'sqlite') await attempt(name, () => hookdRun(name, w, receiver, settings));
+      else if (name === 'sqlite-filtered') {
+        let sandboxMb: number | undefined;
+        await attempt(
+          name,
+          async () => {
+            const m = await hookdRun(name, w, receiver, settings, { filter: FANOUT_FILTER });
+            sandboxMb = m.children_peak_rss_mb;
+            return m;
+          },
+          `every subscriber filters with ${FANOUT_FILTER.condition} on ${FANOUT_FILTER.query} (passes every event); ${fmt(conditionsPerBatchPublish(w))} conditions per batch publish`,
+          () => `${name}: hookd's condition sandbox process peak RSS ${sandboxMb === undefined ? '–' : fmt(sandboxMb)} MB (not in the table's figure)`,
+        );
+      } else if (name === 'postgres') await onPostgres(name, (url) => hookdRun(name, w, receiver, settings, { databaseUrl: url }));
+      else {
+        await onPostgres(
+          name,
+          async (url) => (nodes = await nodesRun(name, w, receiver, settings, url, layout)).measured,
+          `${layout.length} hookd processes on one database, HOOKD_ROLE ${layout.join(', ')}; batch publishes spread over the API nodes`,
+          () => describeNodes(nodes!),
+        );
+      }
+    }
+
+    const filteredFanout = filteredFanoutOf(outcomes, w);
+
+    let filterCost: FilterCost | undefined;
+    let extraFailed = false;
+    if (only.has(FILTER_COST)) {
+      process.stdout.write(`filter-cost: (load average ${loadavg()[0]!.toFixed(2)}) ${filterSeconds} s per figure\n`);
+      try {
+        filterCost = await measureFilterCost(batchSizesFor(w.fanout), filterSeconds);
+        process.stdout.write(`${describeFilterCost(filterCost)}\n\n`);
+      } catch (err) {
+        process.stderr.write(`filter-cost: FAILED: ${err instanceof Error ? err.message : String(err)}\n\n`);
+        extraFailed = true;
+      }
     }
 
     let latency: LatencyResult | undefined;
     let backlog: BacklogResult | undefined;
-    let extraFailed = false;
     if (values.latency) {
       const sqlite = outcomes.get('sqlite');
       const rate = values['latency-rate'] !== undefined
@@ -168,8 +227,10 @@ async function main(): Promise<number> {
     process.stdout.write(`${table(outcomes)}\n`);
     if (latency) process.stdout.write(`\nlatency at ${fmt(latency.target_deliveries_per_s)} deliveries/s: p50 ${fmt(latency.p50_ms, 1)} ms, p99 ${fmt(latency.p99_ms, 1)} ms\n`);
     if (backlog) process.stdout.write(`backlog of ${fmt(backlog.deliveries)}: drained at ${fmt(backlog.drain_deliveries_per_s)} deliveries/s, hookd peak RSS ${fmt(backlog.peak_rss_mb)} MB\n`);
+    if (filteredFanout) process.stdout.write(`\n${describeFilteredFanout(filteredFanout)}\n`);
+    if (filterCost) process.stdout.write(`\n${describeFilterCost(filterCost)}\n`);
     if (values.json) {
-      writeJson(values.json, w, outcomes, { latency, backlog });
+      writeJson(values.json, w, outcomes, { latency, backlog, filterCost, filteredFanout, nodes });
       process.stdout.write(`\nwrote ${values.json}\n`);
     }
     const failed = [...outcomes.values()].some((o) => 'failed' in o) || extraFailed;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstMessage, forkBench } from './child.ts';
 import type { DriverMessage, DriverOptions } from './driver-protocol.ts';
-import { apiClient, createSubscribers, publishBatches, publishOne, startHookd, type Hookd } from './hookd.ts';
+import { apiClient, createSubscribers, publishBatches, publishOne, startHookd, type BenchFilter, type Hookd } from './hookd.ts';
 import { fmt, waitForDeliveries } from './progress.ts';
 import type { ReceiverHandle } from './receiver-client.ts';
 import type { ReceiverStats } from './receiver-protocol.ts';
@@ -19,6 +19,8 @@ export interface Measured {
   /** From the first publish (or send) to the last receipt. */
   seconds: number;
   receiver: ReceiverStats;
+  /** hookd's child processes (its condition sandbox), when it had any: not in peak_rss_mb. */
+  children_peak_rss_mb?: number;
 }
 
 export interface RunSettings {
@@ -37,7 +39,7 @@ export interface RunSettings {
  */
 export const maxInFlightFor = (w: Workload): number => Math.min(1000, Math.max(1, Math.ceil((2 * w.concurrency) / w.fanout)));
 
-function measured(stats: ReceiverStats, expected: number, firstAt: number, peakRssMb: number, label: string): Measured {
+export function measured(stats: ReceiverStats, expected: number, firstAt: number, peakRssMb: number, label: string): Measured {
   if (stats.unique < expected) throw new Error(`${label}: only ${stats.unique}/${expected} deliveries arrived`);
   if (stats.rejected > 0) throw new Error(`${label}: the receiver rejected ${stats.rejected} malformed requests`);
   const seconds = (stats.last_at - firstAt) / 1000;
@@ -96,23 +98,33 @@ function removeWorkDir(dir: string, own: boolean): void {
   else rmSync(dir, { recursive: true, force: true });
 }
 
-async function setUp(hookd: Hookd, w: Workload, receiver: ReceiverHandle, settings: RunSettings) {
+async function setUp(hookd: Hookd, w: Workload, receiver: ReceiverHandle, settings: RunSettings, filter?: BenchFilter) {
   const api = apiClient(hookd.url);
-  await createSubscribers(api, w, (i) => receiver.url(i), settings.maxInFlight);
+  await createSubscribers(api, w, (i) => receiver.url(i), settings.maxInFlight, filter);
   return api;
 }
 
 /** Checks that hookd created as many deliveries as the workload has, and rejects if it did not. */
-const publishFailure = (publishing: Promise<{ deliveries: number }>, expected: number, label: string): Promise<never> =>
+export const publishFailure = (publishing: Promise<{ deliveries: number }>, expected: number, label: string): Promise<never> =>
   publishing.then((p) => {
     if (p.deliveries !== expected) throw new Error(`${label}: hookd created ${p.deliveries} deliveries, expected ${expected}`);
     return new Promise<never>(() => {});
   });
 
-/** hookd on SQLite (or on PostgreSQL at `databaseUrl`): publish the whole workload through the batch endpoint while hookd dispatches it. */
-export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, settings: RunSettings, databaseUrl?: string): Promise<Measured> {
+export interface HookdRunOptions {
+  /** Run hookd on PostgreSQL at this URL instead of a fresh SQLite file. */
+  databaseUrl?: string;
+  /** Give every subscriber this filter (it must pass every event, or the run fails its delivery count). */
+  filter?: BenchFilter;
+}
+
+/**
+ * hookd on SQLite (or on PostgreSQL at `databaseUrl`): publish the whole workload through the batch endpoint while
+ * hookd dispatches it.
+ */
+export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, settings: RunSettings, options: HookdRunOptions = {}): Promise<Measured> {
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
-    const api = await setUp(hookd, w, receiver, settings);
+    const api = await setUp(hookd, w, receiver, settings, options.filter);
     await receiver.reset();
     let events = 0;
     const publishing = publishBatches(api, w, (n) => (events = n));
@@ -126,9 +138,11 @@ export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, s
     });
     const published = await publishing;
     const peak = hookd.peakRssMb();
+    const children = hookd.childrenPeakRssMb();
     await api.close();
-    return measured(await receiver.stats(), w.deliveries, published.firstAt, peak, label);
-  }, undefined, databaseUrl);
+    const m = measured(await receiver.stats(), w.deliveries, published.firstAt, peak, label);
+    return children > 0 ? { ...m, children_peak_rss_mb: children } : m;
+  }, undefined, options.databaseUrl);
 }
 
 export interface LatencyResult {

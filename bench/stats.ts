@@ -1,5 +1,5 @@
 // Small numeric helpers: percentiles and a process's peak resident set size.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Nearest-rank percentile of an ascending array (p in 0..100); NaN when empty. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
@@ -24,6 +24,21 @@ export const peakRssMb = (pid: number | 'self' = 'self'): number => {
   const hwm = procStatusMb(pid, 'VmHWM');
   return Number.isNaN(hwm) && pid === 'self' ? process.memoryUsage().rss / 1024 / 1024 : hwm;
 };
+
+/** The ids of a process's live children (Linux /proc/<pid>/task/<tid>/children); empty when unreadable. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Sum of the peak RSS of a process's live children (e.g. hookd's condition sandbox), MB; 0 when it has none. */
+export const childrenPeakRssMb = (pid: number): number =>
+  childrenOf(pid).map((child) => peakRssMb(child)).filter((mb) => !Number.isNaN(mb)).reduce((a, b) => a + b, 0);
 
 export const currentRssMb = (pid: number | 'self' = 'self'): number => procStatusMb(pid, 'VmRSS');
 

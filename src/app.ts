@@ -81,7 +81,10 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
     url = address;
     logger.info({ url, store: store.kind, role: config.role }, 'hookd is serving');
   }
-  await dispatcher?.start();
+  if (dispatcher) {
+    await dispatcher.start();
+    logger.info({ store: store.kind, role: config.role, node: dispatcher.nodeId, concurrency: config.dispatchConcurrency }, 'hookd is dispatching');
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>

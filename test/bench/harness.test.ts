@@ -40,6 +40,9 @@ function bench(args: string[], env: Record<string, string> = {}): Promise<{ code
   });
 }
 
+/** CI starts PostgreSQL, so there a run that does not reach it is a failure, not a skip. */
+const withPostgres = (await postgresAnswers()) || process.env.CI === 'true';
+
 const FIGURES = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'peak_rss_mb', 'ratio_to_ceiling', 'ratio_to_bullmq'];
 
 describe('npm run bench', () => {
@@ -66,15 +69,68 @@ describe('npm run bench', () => {
     expect(stdout).toMatch(/^run\s+deliveries\/s\s+p50 ms\s+p99 ms\s+peak RSS MB/m);
   }, 180_000);
 
+  it('with --filters, runs sqlite-filtered (ratio to sqlite) and filter-cost, and writes them under "filters"', async () => {
+    const file = join(dir, 'filters.json');
+    const { code, stdout, stderr } = await bench(['--events', '50', '--subscribers', '4', '--fanout', '2', '--only', 'sqlite', '--filters', '--filter-seconds', '1', '--json', file]);
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { results: Record<string, Record<string, unknown>>; filters: Record<string, any> };
+    expect(Object.keys(doc)).toEqual(['workload', 'results', 'filters']);
+    expect(Object.keys(doc.results)).toEqual(['sqlite', 'sqlite-filtered']);
+    expect(Object.keys(doc.results['sqlite-filtered']!)).toEqual(FIGURES);
+    // The filter passes every event: every delivery still arrived, each once.
+    expect(stdout).toContain('sqlite-filtered: 100/100 deliveries received, 0 duplicates, 4 subscriber paths (25–25 each)');
+    expect(doc.filters.fanout).toMatchObject({ subscribers: 4, fanout: 2, conditions_per_batch_publish: 100, ratio_to_sqlite: expect.any(Number) });
+    expect(doc.filters.fanout.sandbox_peak_rss_mb).toBeGreaterThan(0);
+    const evaluation = doc.filters.evaluation;
+    expect(evaluation).toMatchObject({ query: '$.price', condition: '(x) => x > 15' });
+    const figures = [evaluation.isolate, evaluation.single, ...evaluation.batches];
+    expect(evaluation.batches.map((b: { conditions_per_batch: number }) => b.conditions_per_batch)).toEqual([2, 1000]);
+    for (const f of figures) {
+      expect(f.samples).toBeGreaterThan(0);
+      expect(f.median_us).toBeGreaterThan(0);
+      expect(f.p99_us).toBeGreaterThanOrEqual(f.median_us);
+    }
+    expect(stdout).toMatch(/one condition per Rules\.evaluate \(round trip\): +median [\d.]+ µs/);
+  }, 120_000);
+
+  it.skipIf(!withPostgres).each([
+    ['all,all', ['all', 'all']],
+    ['api,dispatcher,dispatcher', ['api', 'dispatcher', 'dispatcher']],
+  ])('runs postgres-2 with --nodes %s (PostgreSQL answers) and writes its nodes', async (layout, roles) => {
+    const file = join(dir, `nodes-${roles.length}.json`);
+    const { code, stdout, stderr } = await bench(['--events', '50', '--subscribers', '4', '--fanout', '2', '--only', 'postgres-2', '--nodes', layout, '--json', file]);
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { results: Record<string, Record<string, unknown>>; nodes: Record<string, any> };
+    expect(Object.keys(doc.results)).toEqual(['postgres-2']);
+    expect(Object.keys(doc.results['postgres-2']!)).toEqual(FIGURES);
+    expect(doc.results['postgres-2']!.deliveries_per_s).toBeGreaterThan(0);
+    expect(stdout).toContain('postgres-2: 100/100 deliveries received, 0 duplicates, 4 subscriber paths (25–25 each)');
+    const nodes = doc.nodes['postgres-2'];
+    expect(nodes.roles).toEqual(roles);
+    expect(nodes.concurrency_per_node).toBe(32);
+    expect(nodes.peak_rss_mb_per_node).toHaveLength(roles.length);
+    // Nodes that serve an API report their attempts: with two `all` nodes, together at least one per delivery.
+    if (layout === 'all,all') expect(nodes.attempts_per_node[0] + nodes.attempts_per_node[1]).toBeGreaterThanOrEqual(100);
+    else expect(nodes.attempts_per_node).toEqual([0, null, null]);
+  }, 120_000);
+
   it('prints a skipped run with its reason and writes {"skipped": reason} for it', async () => {
     const file = join(dir, 'skipped.json');
     const dead = 'postgres://postgres@127.0.0.1:1/postgres';
-    const { code, stdout, stderr } = await bench(['--events', '10', '--subscribers', '2', '--fanout', '1', '--only', 'ceiling,postgres', '--json', file], { BENCH_POSTGRES_URL: dead });
+    const { code, stdout, stderr } = await bench(['--events', '10', '--subscribers', '2', '--fanout', '1', '--only', 'ceiling,postgres,postgres-2', '--json', file], { BENCH_POSTGRES_URL: dead });
     expect(code, stderr).toBe(0);
     expect(stdout).toContain(`postgres: skipped (PostgreSQL does not answer at ${dead})`);
+    expect(stdout).toContain(`postgres-2: skipped (PostgreSQL does not answer at ${dead})`);
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { results: Record<string, unknown> };
     expect(doc.results.postgres).toEqual({ skipped: `PostgreSQL does not answer at ${dead}` });
+    expect(doc.results['postgres-2']).toEqual({ skipped: `PostgreSQL does not answer at ${dead}` });
   }, 60_000);
+
+  it('refuses a postgres-2 layout without a node that dispatches', async () => {
+    const { code, stderr } = await bench(['--only', 'postgres-2', '--nodes', 'api,api']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--nodes: at least one node must dispatch');
+  }, 30_000);
 
   it('refuses a fan-out that does not divide the subscribers', async () => {
     const { code, stderr } = await bench(['--subscribers', '10', '--fanout', '3']);

@@ -34,8 +34,8 @@ async function queue(store: Store, n: number): Promise<number> {
   const { id } = await store.createSubscriber(TENANT, {
     name: 'lock test',
     webhook_url: 'http://127.0.0.1:9/hook',
-    association: { company_id: 1, criteria: 'ALL', application_id: [], extension_id: '' },
-    events: [{ slug: 'company/product/create/v1' }],
+    association: { company_id: 1, criteria: 'ALL', application_id: [] },
+    events: [{ slug: 'company/product/create/v1', filters: null, reducer: null }],
     custom_headers: {},
     auth_meta: { type: 'hmac', secret: 'a-secret-of-sufficient-length' },
     email_id: null,
