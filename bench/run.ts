@@ -34,7 +34,7 @@ const USAGE = `npm run bench -- [flags]
                       two dispatchers; or e.g. all,all); the batch publishes go to every node with an API, the
                       dispatchers share --concurrency, the row's peak RSS is the sum over the processes
   --latency           also measure hookd (SQLite) publish→receipt latency at half the sqlite run's rate
-  --latency-seconds N how long the latency phase publishes (default 10)
+  --latency-seconds N how long the latency phase publishes (default 10), after 3 s of warm-up at the same rate
   --latency-rate N    deliveries/s for the latency phase, instead of half the measured sqlite rate
   --backlog N         also publish N deliveries with the dispatcher off, then drain them (rate, peak RSS)
   --timeout S         a run fails after S seconds (default 900), or after 60 s without a new receipt

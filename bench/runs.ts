@@ -155,37 +155,51 @@ export interface LatencyResult {
 }
 
 /** hookd on SQLite at a steady rate (single-event publishes paced by a timer): publish→receipt latency. */
+/** Publishes single events at `eventsPerSecond` for `seconds`, numbered from `firstSeq`; resolves with how many. */
+async function publishPaced(api: ReturnType<typeof apiClient>, w: Workload, eventsPerSecond: number, seconds: number, firstSeq: number): Promise<number> {
+  const total = Math.max(1, Math.round(eventsPerSecond * seconds));
+  let sent = 0;
+  let failed: Error | undefined;
+  const pending = new Set<Promise<void>>();
+  const started = now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((now() - started) / 1000) * eventsPerSecond) + 1);
+      while (sent < due) {
+        const p = publishOne(api, w, firstSeq + sent++).then(
+          (n) => void (n !== w.fanout && (failed ??= new Error(`latency: an event made ${n} deliveries, expected ${w.fanout}`))),
+          (err: Error) => void (failed ??= err),
+        );
+        pending.add(p);
+        void p.finally(() => pending.delete(p));
+      }
+      if (sent >= total || failed) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 2);
+  });
+  await Promise.all(pending);
+  if (failed) throw failed;
+  return total;
+}
+
+/** Seconds of publishing at the measured rate before measuring: a fresh process compiles and warms its caches first. */
+export const LATENCY_WARM_UP_S = 3;
+
 export function latencyRun(w: Workload, deliveriesPerSecond: number, seconds: number, receiver: ReceiverHandle, settings: RunSettings): Promise<LatencyResult> {
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
     const api = await setUp(hookd, w, receiver, settings);
-    await receiver.reset();
     const eventsPerSecond = deliveriesPerSecond / w.fanout;
-    const total = Math.max(1, Math.round(eventsPerSecond * seconds));
-    const expected = total * w.fanout;
-    let sent = 0;
-    let failed: Error | undefined;
-    const pending = new Set<Promise<void>>();
+    const wait = (expected: number) =>
+      waitForDeliveries(receiver, expected, 'latency', { timeoutMs: settings.timeoutMs, stallMs: settings.stallMs, failure: hookd.exited });
+    await receiver.reset();
+    const warmUp = await publishPaced(api, w, eventsPerSecond, LATENCY_WARM_UP_S, 0);
+    await wait(warmUp * w.fanout);
+    await receiver.reset();
     const started = now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const due = Math.min(total, Math.floor(((now() - started) / 1000) * eventsPerSecond) + 1);
-        while (sent < due) {
-          const p = publishOne(api, w, sent++).then(
-            (n) => void (n !== w.fanout && (failed ??= new Error(`latency: an event made ${n} deliveries, expected ${w.fanout}`))),
-            (err: Error) => void (failed ??= err),
-          );
-          pending.add(p);
-          void p.finally(() => pending.delete(p));
-        }
-        if (sent >= total || failed) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 2);
-    });
-    await Promise.all(pending);
-    if (failed) throw failed;
-    await waitForDeliveries(receiver, expected, 'latency', { timeoutMs: settings.timeoutMs, stallMs: settings.stallMs, failure: hookd.exited });
+    const total = await publishPaced(api, w, eventsPerSecond, seconds, warmUp);
+    await wait(total * w.fanout);
     await api.close();
     const stats = await receiver.stats();
     return {

@@ -6,7 +6,8 @@ import type { Config } from './config.ts';
 import { Alerter } from './delivery/alerts.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Router } from './delivery/router.ts';
-import { Sender } from './delivery/sender.ts';
+import { Sender, type WebhookSender } from './delivery/sender.ts';
+import { ThreadedSender } from './delivery/threaded-sender.ts';
 import { webhookUrlProblem, type Lookup } from './delivery/ssrf.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Rules } from './rules/index.ts';
@@ -38,7 +39,10 @@ export interface AppOverrides {
 export async function startApp(config: Config, logger: FastifyBaseLogger = createLogger(config), overrides: AppOverrides = {}): Promise<App> {
   const store = await openStore(config);
   const metrics = createMetrics(() => store.queueDepth());
-  const sender = new Sender({ allowPrivateNetworks: config.allowPrivateNetworks, lookup: overrides.lookup });
+  // A test's stand-in DNS lookup is a function, which cannot cross into the sending thread: it keeps Sender in-process.
+  const sender: WebhookSender = overrides.lookup
+    ? new Sender({ allowPrivateNetworks: config.allowPrivateNetworks, lookup: overrides.lookup })
+    : new ThreadedSender({ allowPrivateNetworks: config.allowPrivateNetworks });
   const alerter = new Alerter(logger, config.smtpUrl);
   const dispatcher =
     config.role === 'api'

@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Router } from '../delivery/router.ts';
-import type { Sender } from '../delivery/sender.ts';
+import type { WebhookSender } from '../delivery/sender.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Rules } from '../rules/index.ts';
 import type { Store } from '../store/index.ts';
@@ -38,7 +38,7 @@ export interface ServerDeps {
   wake: (subscriberIds: number[]) => void;
   /** Tells the dispatcher (if any) to look at the whole queue again, after a bulk change. */
   rescan: () => void;
-  sender: Sender;
+  sender: WebhookSender;
   /** Why a webhook URL is refused (SSRF guard), or null. */
   checkWebhookUrl: (url: URL) => Promise<string | null>;
   /** Events per second per organization; 0: no limit. */

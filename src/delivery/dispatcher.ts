@@ -8,7 +8,7 @@ import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, Disp
 import { isStoreUnavailable } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { attemptHeaders, signingContext, type SigningContext } from './request.ts';
-import type { Sender } from './sender.ts';
+import type { WebhookSender } from './sender.ts';
 
 export interface DispatcherOptions {
   concurrency: number;
@@ -97,7 +97,7 @@ export class Dispatcher {
 
   constructor(
     private readonly store: Store,
-    private readonly sender: Sender,
+    private readonly sender: WebhookSender,
     private readonly log: FastifyBaseLogger,
     private readonly metrics: Metrics,
     private readonly options: DispatcherOptions,
@@ -465,7 +465,7 @@ export class Dispatcher {
     this.results.push(result);
     if (this.results.length >= FLUSH_BATCH) void this.flush();
     else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? (this.options.holdSlotUntilRecorded ? 2 : 10));
+      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? (this.options.holdSlotUntilRecorded ? 2 : 100));
     }
     return written;
   }

@@ -4,7 +4,7 @@ import { newEventId } from '../domain/ids.ts';
 import type { DispatchSubscriber } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { attemptHeaders, signingContext } from './request.ts';
-import type { Sender } from './sender.ts';
+import type { WebhookSender } from './sender.ts';
 
 export const PING_SLUG = 'system/webhook/ping/v1';
 
@@ -15,7 +15,7 @@ export interface PingResult {
   response_time: number;
 }
 
-export async function pingSubscriber(subscriber: DispatchSubscriber, sender: Sender, now: number = Date.now()): Promise<PingResult> {
+export async function pingSubscriber(subscriber: DispatchSubscriber, sender: WebhookSender, now: number = Date.now()): Promise<PingResult> {
   const eventId = newEventId(now);
   const body = serializeEnvelope({
     eventId,

@@ -13,6 +13,12 @@ export interface SendResult {
   retryAfter: string | undefined;
 }
 
+/** What the dispatcher and ping need of an HTTP sender: the in-process Sender, or ThreadedSender around one. */
+export interface WebhookSender {
+  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
 export interface SenderOptions {
   /** Let webhooks reach loopback and private addresses (tests, local development). */
   allowPrivateNetworks: boolean;
@@ -20,7 +26,7 @@ export interface SenderOptions {
   lookup?: Lookup;
 }
 
-export class Sender {
+export class Sender implements WebhookSender {
   private readonly agent: Agent;
   private readonly guard: boolean;
 

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pingSubscriber } from '../../delivery/ping.ts';
-import type { Sender } from '../../delivery/sender.ts';
+import type { WebhookSender } from '../../delivery/sender.ts';
 import { newSecret } from '../../domain/ids.ts';
 import { notFound } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
@@ -13,7 +13,7 @@ const P = '/service/partner/webhook/v1.0/organization/:organization_id/extension
 const tags = ['subscribers'];
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
-export const subscriberActionRoutes: FastifyPluginAsyncTypebox<{ store: Store; sender: Sender }> = async (app, { store, sender }) => {
+export const subscriberActionRoutes: FastifyPluginAsyncTypebox<{ store: Store; sender: WebhookSender }> = async (app, { store, sender }) => {
   app.post(`${P}/subscriber/:id/ping`, {
     schema: {
       tags,

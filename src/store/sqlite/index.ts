@@ -28,7 +28,7 @@ export function openSqliteStore(path: string): Store {
   db.pragma('busy_timeout = 5000');
   // The queue's hot pages (due index, recent deliveries and attempts) stay in SQLite's own cache rather than being
   // read back through the OS for every claim; and the WAL is checkpointed less often, in larger runs.
-  db.pragma('cache_size = -32768');
+  db.pragma('cache_size = -8192');
   db.pragma('wal_autocheckpoint = 4000');
   migrateSqlite(db);
   return new SqliteStore(db);

@@ -1,0 +1,67 @@
+// Sends webhooks from a worker thread, so HTTP work (undici, sockets, response parsing) runs on the second core
+// while the main thread routes, claims and records. Jobs started in one turn of the event loop cross in one message.
+import { Worker } from 'node:worker_threads';
+import type { SendResult, WebhookSender } from './sender.ts';
+
+export interface SendWorkerData {
+  allowPrivateNetworks: boolean;
+}
+
+/** [job id, url, headers, body, timeout ms] */
+export type SendJob = [number, string, Record<string, string>, string, number];
+
+const ENTRY = new URL('./send-worker-entry.mjs', import.meta.url);
+
+export class ThreadedSender implements WebhookSender {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, (result: SendResult) => void>();
+  private queued: SendJob[] = [];
+  private closed = false;
+
+  constructor(private readonly options: SendWorkerData) {}
+
+  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
+    if (this.closed) return Promise.resolve(failed('the sender is shut down'));
+    const id = this.nextId++;
+    if (this.queued.length === 0) queueMicrotask(() => this.post());
+    this.queued.push([id, url, headers, body, timeoutMs]);
+    return new Promise((resolve) => this.pending.set(id, resolve));
+  }
+
+  private post(): void {
+    const jobs = this.queued;
+    this.queued = [];
+    if (jobs.length > 0) this.thread().postMessage(jobs);
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    // A small young generation: the thread's garbage is short-lived request state, and memory is part of the budget.
+    const worker = new Worker(ENTRY, { workerData: this.options satisfies SendWorkerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    worker.on('message', (results: [number, SendResult][]) => {
+      for (const [id, result] of results) {
+        this.pending.get(id)?.(result);
+        this.pending.delete(id);
+      }
+    });
+    // A thread that dies fails the attempts it held (they are retried like any network error); the next send starts
+    // a new one.
+    worker.on('error', () => {});
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+      const reason = this.closed ? 'the sender is shut down' : 'the sending thread stopped unexpectedly';
+      for (const resolve of this.pending.values()) resolve(failed(reason));
+      this.pending.clear();
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker?.terminate();
+  }
+}
+
+const failed = (error: string): SendResult => ({ responseCode: 0, durationMs: 0, responseBody: null, error, retryAfter: undefined });
