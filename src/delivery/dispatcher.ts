@@ -46,7 +46,7 @@ interface ReadyDelivery {
 }
 
 /** Deliveries claimed ahead, as a multiple of the slots (in flight + ready ≤ concurrency × this). */
-const PIPELINE_DEPTH = 3;
+const PIPELINE_DEPTH = 8;
 const FLUSH_BATCH = 1024;
 /** Answers that mean "you are sending too much": the whole subscriber is paused, not just this delivery. */
 const SLOW_DOWN = new Set([429, 502, 503, 504]);
@@ -316,7 +316,7 @@ export class Dispatcher {
       this.launch(entry.delivery);
     }
     if (late.length > 0) void this.handBack(late);
-    const starved = this.readyCount < this.options.concurrency || this.totalInFlight < this.options.concurrency;
+    const starved = this.readyCount < (this.options.concurrency * PIPELINE_DEPTH) / 2 || this.totalInFlight < this.options.concurrency;
     if (starved && this.due.size > 0) this.scheduleClaim();
   }
 

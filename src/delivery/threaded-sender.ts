@@ -10,7 +10,7 @@ export interface SendWorkerData {
 /** [job id, url, headers, body, timeout ms] */
 export type SendJob = [number, string, Record<string, string>, string, number];
 
-const ENTRY = new URL('./send-worker-entry.mjs', import.meta.url);
+const ENTRY = new URL('./send-worker-entry.cjs', import.meta.url);
 
 export class ThreadedSender implements WebhookSender {
   private worker: Worker | undefined;
@@ -38,7 +38,7 @@ export class ThreadedSender implements WebhookSender {
   private thread(): Worker {
     if (this.worker) return this.worker;
     // A small young generation: the thread's garbage is short-lived request state, and memory is part of the budget.
-    const worker = new Worker(ENTRY, { workerData: this.options satisfies SendWorkerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(ENTRY, { workerData: this.options satisfies SendWorkerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
     worker.on('message', (results: [number, SendResult][]) => {
       for (const [id, result] of results) {
         this.pending.get(id)?.(result);
