@@ -141,6 +141,27 @@ describe('delivery', () => {
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(950);
   });
 
+  it('hands back deliveries claimed ahead that waited out their lease margin, and sends each once', async () => {
+    // The test app's lease margin is 1 s: a 3 s pause leaves the deliveries claimed behind the first one too late to
+    // start under their lease, so they go back to the store and are claimed afresh when the pause ends.
+    receiver.on('/paused', (_r, nth) => (nth === 1 ? { status: 503, headers: { 'retry-after': '3' } } : { status: 200 }));
+    await subscribe('/paused', { max_in_flight: 1, timeout_ms: 10_000 });
+    for (let i = 0; i < 3; i++) await publish();
+    const got = await receiver.waitFor(4, '/paused', 20_000);
+    expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(2900);
+    // Right after the pause, not when their leases (10 s + 1 s) would have run out.
+    expect(got[3]!.at - got[0]!.at).toBeLessThan(6000);
+    await new Promise((r) => setTimeout(r, 500));
+    const ids = receiver.requests.map((r) => r.headers['webhook-id']);
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(3); // the one that got the 503, again, and the two others once each
+    const items = await eventually(async () => {
+      const l = (await hookd.call('GET', hookd.p('/delivery'))).body.items as { status: string; attempt: number }[];
+      return l.every((d) => d.status === 'SUCCESS') && l;
+    });
+    expect(items.map((d) => d.attempt).sort()).toEqual([1, 1, 2]);
+  });
+
   it('counts a time-out as a failed attempt', async () => {
     receiver.on('/hang', (_r, nth) => (nth === 1 ? { hang: true } : { status: 200 }));
     await subscribe('/hang', { timeout_ms: 300 });
