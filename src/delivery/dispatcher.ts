@@ -270,8 +270,9 @@ export class Dispatcher {
             if (at !== null) this.due.set(subscriberId, at);
           }
         }
-        // Sent only while the lease still covers a whole attempt (timeout + margin from the claim).
-        const sendBy = now + this.options.leaseMarginMs;
+        // Sent only while the lease (timeout + margin from the claim) still covers a whole attempt and the writing of
+        // its result: started within half the margin, so the other half is left for the batched write.
+        const sendBy = now + this.options.leaseMarginMs / 2;
         for (const delivery of result.deliveries) {
           let queue = this.ready.get(delivery.subscriberId);
           if (!queue) this.ready.set(delivery.subscriberId, (queue = []));
@@ -299,15 +300,21 @@ export class Dispatcher {
     if (this.stopped) return;
     const now = Date.now();
     const late: ClaimedDelivery[] = [];
+    // Round robin: whoever is visited goes to the back of the line (a Map visits entries re-added during the loop),
+    // so neither the served nor the skipped ones are looked at first next time; one whole lap without a start ends it.
+    let idle = 0;
     for (const [subscriberId, queue] of this.ready) {
-      if (this.totalInFlight >= this.options.concurrency) break;
-      if ((this.pausedUntil.get(subscriberId) ?? 0) > now) continue;
+      if (this.totalInFlight >= this.options.concurrency || idle >= this.ready.size) break;
+      this.ready.delete(subscriberId);
       const limit = this.subscribers.get(subscriberId)?.subscriber.max_in_flight ?? 1;
-      if ((this.inFlight.get(subscriberId) ?? 0) >= limit) continue;
+      if ((this.pausedUntil.get(subscriberId) ?? 0) > now || (this.inFlight.get(subscriberId) ?? 0) >= limit) {
+        this.ready.set(subscriberId, queue);
+        idle++;
+        continue;
+      }
+      idle = 0;
       const entry = queue.shift()!;
       this.readyCount--;
-      // Served: to the back of the line (a Map iterates entries re-added during the loop, so this is a round).
-      this.ready.delete(subscriberId);
       if (queue.length > 0) this.ready.set(subscriberId, queue);
       if (entry.sendBy < now) {
         late.push(entry.delivery); // the lease no longer covers a whole attempt: handed back, claimed afresh
@@ -393,6 +400,9 @@ export class Dispatcher {
     else if (SLOW_DOWN.has(sent.responseCode)) {
       const until = now + Math.max(retryAfterMs ?? 0, SLOW_DOWN_MS);
       this.pausedUntil.set(subscriber.id, Math.max(until, this.pausedUntil.get(subscriber.id) ?? 0));
+      // What it had claimed ahead goes back to the store now rather than waiting out the pause in `ready`.
+      const waiting = this.takeReady(subscriber.id);
+      if (waiting.length > 0) void this.handBack(waiting);
     }
     let outcome: AttemptOutcome;
     if (ok) outcome = { kind: 'success' };
@@ -425,14 +435,20 @@ export class Dispatcher {
     }
   }
 
-  /** Claimed deliveries of a subscriber that is no longer sent to, not yet started: parked (RESYNC) with the rest. */
-  private parkReady(subscriberId: number): void {
-    const queue = this.ready.get(subscriberId);
-    if (!queue) return;
+  /** Removes and returns a subscriber's claimed deliveries that have not started. */
+  private takeReady(subscriberId: number): ClaimedDelivery[] {
+    const queue = this.ready.get(subscriberId) ?? [];
     this.ready.delete(subscriberId);
     this.readyCount -= queue.length;
+    return queue.map((entry) => entry.delivery);
+  }
+
+  /** Claimed deliveries of a subscriber that is no longer sent to, not yet started: parked (RESYNC) with the rest. */
+  private parkReady(subscriberId: number): void {
+    const waiting = this.takeReady(subscriberId);
+    if (waiting.length === 0) return;
     const now = Date.now();
-    for (const { delivery } of queue) {
+    for (const delivery of waiting) {
       void this.push({
         deliveryId: delivery.id,
         subscriberId,

@@ -141,9 +141,7 @@ describe('delivery', () => {
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(950);
   });
 
-  it('hands back deliveries claimed ahead that waited out their lease margin, and sends each once', async () => {
-    // The test app's lease margin is 1 s: a 3 s pause leaves the deliveries claimed behind the first one too late to
-    // start under their lease, so they go back to the store and are claimed afresh when the pause ends.
+  it('hands back what a paused subscriber had claimed ahead, and sends each once right after the pause', async () => {
     receiver.on('/paused', (_r, nth) => (nth === 1 ? { status: 503, headers: { 'retry-after': '3' } } : { status: 200 }));
     await subscribe('/paused', { max_in_flight: 1, timeout_ms: 10_000 });
     for (let i = 0; i < 3; i++) await publish();
@@ -160,6 +158,20 @@ describe('delivery', () => {
       return l.every((d) => d.status === 'SUCCESS') && l;
     });
     expect(items.map((d) => d.attempt).sort()).toEqual([1, 1, 2]);
+  });
+
+  it('hands back deliveries claimed ahead that waited out their lease margin behind a slow one, and sends each once', async () => {
+    // The test app's lease margin is 1 s, so a claimed delivery must start within 0.5 s; behind 0.8 s answers with
+    // max_in_flight 1 the ones claimed ahead are too late, go back to the store and are claimed afresh.
+    receiver.on('/slowish', () => ({ delayMs: 800 }));
+    await subscribe('/slowish', { max_in_flight: 1, timeout_ms: 10_000 });
+    for (let i = 0; i < 3; i++) await publish();
+    const got = await receiver.waitFor(3, '/slowish', 20_000);
+    // One after another, not when the leases (10 s + 1 s) would have run out.
+    expect(got[2]!.at - got[0]!.at).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size).toBe(3);
+    expect(receiver.requests).toHaveLength(3);
   });
 
   it('counts a time-out as a failed attempt', async () => {
