@@ -84,14 +84,23 @@ export class Router {
 
   async publish(tenant: Tenant, companyId: number, inputs: PublishInput[], now: number = Date.now()): Promise<PublishResult[]> {
     const routes = await this.routesOf(tenant, companyId);
+    // A batch repeats a few slugs many times: each (slug, application) is matched against the routes once.
+    const matchesOf = new Map<string, Match[]>();
     const prepared = inputs.map((input) => {
       const applicationId = input.application_id ?? null;
-      const matches: Match[] = [];
-      for (const route of routes) {
-        if (!associationAdmits(route.subscriber.association, companyId, applicationId)) continue;
-        const subscription = route.subscriptions.find((s) => slugMatches(s.slug, input.event_slug));
-        if (subscription) matches.push({ route, subscription });
+      const key = `${input.event_slug}\u0000${applicationId ?? ''}`;
+      let matching = matchesOf.get(key);
+      if (!matching) {
+        matching = [];
+        for (const route of routes) {
+          if (!associationAdmits(route.subscriber.association, companyId, applicationId)) continue;
+          const subscription = route.subscriptions.find((s) => slugMatches(s.slug, input.event_slug));
+          if (subscription) matching.push({ route, subscription });
+        }
+        matchesOf.set(key, matching);
       }
+      // Each event its own Match objects: filter outcomes are looked up by them.
+      const matches = matching.map((m): Match => ({ route: m.route, subscription: m.subscription }));
       const envelope: EnvelopeInput = {
         eventId: newEventId(now),
         slug: input.event_slug,

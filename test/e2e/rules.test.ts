@@ -176,6 +176,23 @@ describe('filters and reducers at publish', () => {
     expect(receiver.requests.filter((r) => r.path === '/shaped')).toHaveLength(1);
   });
 
+  it('decides each event of a batch on its own payload, even when they share a slug', async () => {
+    await hookd.call('POST', hookd.p('/subscriber'), subscriberBody(receiver.url('/batched'), {
+      association: { company_id: 6 },
+      events: [{ slug: 'company/product/update/v1', filters: { query: '$.price', condition: '(p) => p > 15' } }],
+    }));
+    await hookd.call('POST', hookd.p('/subscriber'), subscriberBody(receiver.url('/all'), { association: { company_id: 6 }, events: [{ slug: 'company/*/update/v1' }] }));
+    const prices = [5, 50, 7, 70, 16];
+    const res = await hookd.call('POST', hookd.p('/company/6/event/batch'), {
+      events: prices.map((price) => ({ event_slug: 'company/product/update/v1', payload: { price } })),
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.items.map((i: { deliveries: number }) => i.deliveries)).toEqual([1, 2, 1, 2, 2]);
+    const got = await receiver.waitFor(3, '/batched');
+    expect(got.map((r) => r.json.payload.price).sort((a: number, b: number) => a - b)).toEqual([16, 50, 70]);
+    expect(await receiver.waitFor(5, '/all')).toHaveLength(5);
+  });
+
   it('applies a filter saved with filter_reducer to the next event', async () => {
     const sub = await hookd.call('POST', hookd.p('/subscriber'), subscriberBody(receiver.url('/later'), { association: { company_id: 4 }, events: [{ slug: 'company/brand/update/v1' }] }));
     expect((await publish('company/brand/update/v1', { tier: 'gold' }, 4)).body.deliveries).toBe(1);
