@@ -15,17 +15,11 @@ export interface DispatcherOptions {
   leaseMarginMs: number;
   /** How often the queue is rescanned when nothing woke the dispatcher: a safety net, not the wake-up path. */
   rescanMs?: number;
-  /** Attempt results wait at most this long to be written together. */
+  /** Attempt results wait at most this long to be written together (default 100 ms). */
   flushDelayMs?: number;
   random?: () => number;
   /** Attempts and finished deliveries older than this many days are purged. */
   retentionDays?: number;
-  /**
-   * Keep an attempt's slot until its result is written (PostgreSQL: a node killed mid-way then has at most its slots'
-   * worth of deliveries sent but not recorded, which bounds the duplicates other nodes send). Otherwise the slot is
-   * free as soon as the answer is in and results are written in larger, less frequent batches.
-   */
-  holdSlotUntilRecorded?: boolean;
   /** Told about each subscriber a batch of results blocked. */
   onBlocked?: (subscriber: DispatchSubscriber, reason: string) => void;
 }
@@ -383,12 +377,12 @@ export class Dispatcher {
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
     const base = { deliveryId: delivery.id, subscriberId: delivery.subscriberId, attempt: delivery.attemptCount + 1, attemptedAt, runStartedAt };
     if (!cached || cached.subscriber.deleted) {
-      await this.record({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
+      void this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
       return;
     }
     const { subscriber, signing } = cached;
     if (subscriber.status !== 'active') {
-      await this.record({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
+      void this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
       return;
     }
     const headers = attemptHeaders(signing, delivery.eventId, delivery.body, this.userAgent, attemptedAt);
@@ -421,7 +415,7 @@ export class Dispatcher {
     const label = ok ? 'success' : 'failure';
     this.metrics.attempts.inc({ outcome: label, subscriber_id: String(subscriber.id) });
     this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
-    await this.record({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
+    void this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
   }
 
   private async handBack(late: ClaimedDelivery[]): Promise<void> {
@@ -465,23 +459,16 @@ export class Dispatcher {
     void this.flush();
   }
 
-  /** Buffers a result; waits for it to be written only when the slot is held until then. */
-  private async record(result: AttemptResult): Promise<void> {
-    const written = this.push(result);
-    if (this.options.holdSlotUntilRecorded) await written;
-  }
-
   /**
-   * Buffers a result for the next batched write; resolves once it is written. The attempt keeps its slot until then,
-   * so a process killed mid-way has at most max_in_flight deliveries per subscriber sent but not recorded: that bounds
-   * the duplicates another node sends after the leases run out.
+   * Buffers a result for the next batched write (within flushDelayMs); resolves once it is written. The attempt's
+   * slot is already free: what a process killed mid-way loses is its last flushDelayMs of results, sent again later.
    */
   private push(result: AttemptResult): Promise<void> {
     const written = new Promise<void>((resolve) => this.recorded.push(resolve));
     this.results.push(result);
     if (this.results.length >= FLUSH_BATCH) void this.flush();
     else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? (this.options.holdSlotUntilRecorded ? 2 : 100));
+      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 100);
     }
     return written;
   }
