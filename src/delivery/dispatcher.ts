@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, DispatchSubscriber, Store } from '../store/index.ts';
 import { isStoreUnavailable } from '../store/index.ts';
 import { VERSION } from '../version.ts';
-import { attemptHeaders, signingContext, type SigningContext } from './request.ts';
+import { signingContext, type SigningContext } from './request.ts';
 import type { WebhookSender } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -385,8 +385,15 @@ export class Dispatcher {
       void this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
       return;
     }
-    const headers = attemptHeaders(signing, delivery.eventId, delivery.body, this.userAgent, attemptedAt);
-    const sent = await this.sender.send(subscriber.webhook_url, headers, delivery.body, subscriber.timeout_ms);
+    const sent = await this.sender.deliver({
+      url: subscriber.webhook_url,
+      signing,
+      eventId: delivery.eventId,
+      body: delivery.body,
+      userAgent: this.userAgent,
+      attemptedAt,
+      timeoutMs: subscriber.timeout_ms,
+    });
     const ok = sent.responseCode >= 200 && sent.responseCode < 300;
     const now = Date.now();
     const retryAfterMs = parseRetryAfter(sent.retryAfter, now);

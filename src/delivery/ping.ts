@@ -3,7 +3,7 @@ import { serializeEnvelope } from '../domain/envelope.ts';
 import { newEventId } from '../domain/ids.ts';
 import type { DispatchSubscriber } from '../store/index.ts';
 import { VERSION } from '../version.ts';
-import { attemptHeaders, signingContext } from './request.ts';
+import { signingContext } from './request.ts';
 import type { WebhookSender } from './sender.ts';
 
 export const PING_SLUG = 'system/webhook/ping/v1';
@@ -26,8 +26,15 @@ export async function pingSubscriber(subscriber: DispatchSubscriber, sender: Web
     applicationId: null,
     payload: { subscriber_id: subscriber.id, message: 'ping from hookd' },
   });
-  const headers = attemptHeaders(signingContext(subscriber), eventId, body, `hookd/${VERSION}`, now);
-  const sent = await sender.send(subscriber.webhook_url, headers, body, subscriber.timeout_ms);
+  const sent = await sender.deliver({
+    url: subscriber.webhook_url,
+    signing: signingContext(subscriber),
+    eventId,
+    body,
+    userAgent: `hookd/${VERSION}`,
+    attemptedAt: now,
+    timeoutMs: subscriber.timeout_ms,
+  });
   const ok = sent.responseCode >= 200 && sent.responseCode < 300;
   return {
     status: ok ? 'SUCCESS' : 'FAILED',

@@ -17,8 +17,8 @@ function reply(): void {
 }
 
 port.on('message', (jobs: SendJob[]) => {
-  for (const [id, url, headers, body, timeoutMs] of jobs) {
-    void sender.send(url, headers, body, timeoutMs).then((result) => {
+  for (const [id, request] of jobs) {
+    void sender.deliver(request).then((result) => {
       done.push([id, result]);
       if (!scheduled) {
         scheduled = true;

@@ -1,5 +1,6 @@
 // One HTTP attempt with undici: pooled keep-alive connections per origin, a hard deadline, a capped response body.
 import { Agent, request } from 'undici';
+import { attemptHeaders, type SigningContext } from './request.ts';
 import { blockedAddressReason, guardedLookup, type Lookup } from './ssrf.ts';
 
 export const RESPONSE_BODY_LIMIT = 4096;
@@ -13,9 +14,21 @@ export interface SendResult {
   retryAfter: string | undefined;
 }
 
+/** One signed attempt: the headers are made (and the body signed) by whoever sends it. */
+export interface SignedRequest {
+  url: string;
+  signing: SigningContext;
+  eventId: string;
+  body: string;
+  userAgent: string;
+  /** Epoch ms: the signature's timestamp. */
+  attemptedAt: number;
+  timeoutMs: number;
+}
+
 /** What the dispatcher and ping need of an HTTP sender: the in-process Sender, or ThreadedSender around one. */
 export interface WebhookSender {
-  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult>;
+  deliver(request: SignedRequest): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -38,6 +51,10 @@ export class Sender implements WebhookSender {
       keepAliveMaxTimeout: 120_000,
       connect: this.guard ? { timeout: 10_000, lookup: guardedLookup(options.lookup) } : { timeout: 10_000 },
     });
+  }
+
+  deliver(r: SignedRequest): Promise<SendResult> {
+    return this.send(r.url, attemptHeaders(r.signing, r.eventId, r.body, r.userAgent, r.attemptedAt), r.body, r.timeoutMs);
   }
 
   async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {

@@ -1,14 +1,15 @@
-// Sends webhooks from a worker thread, so HTTP work (undici, sockets, response parsing) runs on the second core
-// while the main thread routes, claims and records. Jobs started in one turn of the event loop cross in one message.
+// Sends webhooks from a worker thread, so signing and HTTP work (HMACs, undici, sockets, response parsing) run on the
+// second core while the main thread routes, claims and records. Jobs started in one turn of the event loop cross in
+// one message.
 import { Worker } from 'node:worker_threads';
-import type { SendResult, WebhookSender } from './sender.ts';
+import type { SendResult, SignedRequest, WebhookSender } from './sender.ts';
 
 export interface SendWorkerData {
   allowPrivateNetworks: boolean;
 }
 
-/** [job id, url, headers, body, timeout ms] */
-export type SendJob = [number, string, Record<string, string>, string, number];
+/** [job id, the request: its signing context crosses as a copy (a few bytes of key and secret)] */
+export type SendJob = [number, SignedRequest];
 
 const ENTRY = new URL('./send-worker-entry.cjs', import.meta.url);
 
@@ -21,11 +22,11 @@ export class ThreadedSender implements WebhookSender {
 
   constructor(private readonly options: SendWorkerData) {}
 
-  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
+  deliver(request: SignedRequest): Promise<SendResult> {
     if (this.closed) return Promise.resolve(failed('the sender is shut down'));
     const id = this.nextId++;
     if (this.queued.length === 0) queueMicrotask(() => this.post());
-    this.queued.push([id, url, headers, body, timeoutMs]);
+    this.queued.push([id, request]);
     return new Promise((resolve) => this.pending.set(id, resolve));
   }
 

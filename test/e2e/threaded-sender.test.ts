@@ -1,8 +1,13 @@
-// The sending thread against a real receiver: results come back to the right caller, time-outs and network errors
-// are results (not exceptions), and shutting down fails what is still pending instead of leaving it hanging.
+// The sending thread against a real receiver: requests are signed in the thread, results come back to the right
+// caller, time-outs and network errors are results (not exceptions), and shutting down fails what is still pending.
+import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SignedRequest } from '../../src/delivery/sender.ts';
 import { ThreadedSender } from '../../src/delivery/threaded-sender.ts';
+import { signingKey } from '../../src/signing/standard-webhooks.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
+
+const SECRET = 'whsec_' + Buffer.from('a thread-safe secret of 32 bytes').toString('base64');
 
 let receiver: Receiver;
 let sender: ThreadedSender;
@@ -15,26 +20,44 @@ afterEach(async () => {
   await receiver.close();
 });
 
+function request(url: string, n = 0, timeoutMs = 5000): SignedRequest {
+  return {
+    url,
+    signing: { secret: SECRET, key: signingKey(SECRET), previous: null, customHeaders: { 'x-n': String(n) } },
+    eventId: `evt_thread_${n}`,
+    body: JSON.stringify({ n }),
+    userAgent: 'hookd/test',
+    attemptedAt: Date.now(),
+    timeoutMs,
+  };
+}
+
 describe('ThreadedSender', () => {
-  it('sends many requests at once and hands each caller its own answer', async () => {
+  it('signs and sends many requests at once and hands each caller its own answer', async () => {
     receiver.on('/echo', (req) => ({ status: 200 + (Number(req.json.n) % 3), body: `n=${req.json.n}`, headers: { 'retry-after': '7' } }));
-    const results = await Promise.all(
-      Array.from({ length: 200 }, (_, n) =>
-        sender.send(receiver.url('/echo'), { 'content-type': 'application/json', 'x-n': String(n) }, JSON.stringify({ n }), 5000),
-      ),
-    );
+    const results = await Promise.all(Array.from({ length: 200 }, (_, n) => sender.deliver(request(receiver.url('/echo'), n))));
     results.forEach((r, n) => {
       expect(r).toMatchObject({ responseCode: 200 + (n % 3), responseBody: `n=${n}`, retryAfter: '7', error: null });
       expect(r.durationMs).toBeGreaterThanOrEqual(0);
     });
     expect(receiver.requests.map((r) => r.headers['x-n']).sort()).toEqual(Array.from({ length: 200 }, (_, n) => String(n)).sort());
+    const webhook = new Webhook(SECRET);
+    for (const got of receiver.requests) {
+      expect(got.headers['webhook-id']).toBe(`evt_thread_${got.json.n}`);
+      expect(got.headers['user-agent']).toBe('hookd/test');
+      expect(webhook.verify(got.body, {
+        'webhook-id': String(got.headers['webhook-id']),
+        'webhook-timestamp': String(got.headers['webhook-timestamp']),
+        'webhook-signature': String(got.headers['webhook-signature']),
+      })).toEqual({ n: got.json.n });
+    }
   });
 
   it('reports a time-out and a refused connection as results', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const [hung, refused] = await Promise.all([
-      sender.send(receiver.url('/hang'), {}, '{}', 200),
-      sender.send('http://127.0.0.1:9/nothing-listens', {}, '{}', 2000),
+      sender.deliver(request(receiver.url('/hang'), 0, 200)),
+      sender.deliver(request('http://127.0.0.1:9/nothing-listens', 1, 2000)),
     ]);
     expect(hung).toMatchObject({ responseCode: 0, error: 'timed out after 200 ms' });
     expect(refused.responseCode).toBe(0);
@@ -44,7 +67,7 @@ describe('ThreadedSender', () => {
   it('keeps the SSRF guard in the thread', async () => {
     const guarded = new ThreadedSender({ allowPrivateNetworks: false });
     try {
-      const r = await guarded.send(receiver.url('/x'), {}, '{}', 2000);
+      const r = await guarded.deliver(request(receiver.url('/x')));
       expect(r.responseCode).toBe(0);
       expect(r.error).toMatch(/SSRF guard/);
       expect(receiver.requests).toHaveLength(0);
@@ -55,10 +78,10 @@ describe('ThreadedSender', () => {
 
   it('fails pending sends when it shuts down, and refuses new ones', async () => {
     receiver.on('/hang', () => ({ hang: true }));
-    const pending = sender.send(receiver.url('/hang'), {}, '{}', 30_000);
+    const pending = sender.deliver(request(receiver.url('/hang'), 0, 30_000));
     await receiver.waitFor(1, '/hang');
     await sender.close();
     expect(await pending).toMatchObject({ responseCode: 0, error: 'the sender is shut down' });
-    expect(await sender.send(receiver.url('/hang'), {}, '{}', 1000)).toMatchObject({ responseCode: 0, error: 'the sender is shut down' });
+    expect(await sender.deliver(request(receiver.url('/hang')))).toMatchObject({ responseCode: 0, error: 'the sender is shut down' });
   });
 });
