@@ -35,9 +35,8 @@ program
     const cfg = config();
     // V8 lets the heap grow to a multiple of what survived the last full collection before it collects again; a
     // dispatcher allocates fast and keeps little, so that multiple was mostly garbage. Growing by at most 20 % took
-    // the peak RSS while draining a backlog from ~350 MB to ~220 MB at the same rate (npm run bench -- --backlog);
-    // 50 % keeps that (225 MB) with less time in GC than 20 %.
-    setFlagsFromString('--heap-growing-percent=50');
+    // the peak RSS while draining a backlog from ~350 MB to ~220 MB at the same rate (npm run bench -- --backlog).
+    setFlagsFromString('--heap-growing-percent=20');
     const logger = createLogger(cfg);
     const app = await startApp(cfg, logger);
     const shutdown = (signal: string) => {
