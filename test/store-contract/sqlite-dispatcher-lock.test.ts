@@ -84,6 +84,21 @@ describe('SQLite dispatcher lock', () => {
     expect((await claim(second, id)).deliveries).toHaveLength(3);
   });
 
+  it("ignores a result for a delivery another process on the file cancelled meanwhile (its leases are not this one's)", async () => {
+    const dispatcher = open();
+    const api = open();
+    const id = await queue(dispatcher, 1);
+    const [claimed] = (await claim(dispatcher, id)).deliveries;
+    expect(await api.deleteSubscriber(TENANT, id, Date.now())).toBe(true);
+    const now = Date.now();
+    await dispatcher.recordAttempts([{
+      deliveryId: claimed!.id, subscriberId: id, attempt: 1, attemptedAt: now, runStartedAt: now, durationMs: 3,
+      responseCode: 200, responseBody: 'ok', error: null, outcome: { kind: 'success' },
+    }], 'node');
+    const detail = await api.getDelivery(TENANT, claimed!.id);
+    expect(detail).toMatchObject({ status: 'DISABLED', attempts: [] });
+  });
+
   it('takes over at once from a holder whose process has exited on this host', async () => {
     const store = open();
     const id = await queue(store, 1);

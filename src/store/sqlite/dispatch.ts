@@ -6,6 +6,10 @@ import type { Leases } from './leases.ts';
 
 interface ClaimedRow {
   id: number;
+  organization_id: string;
+  extension_id: string;
+  company_id: number;
+  event_slug: string;
   event_seq: number;
   event_id: string;
   subscriber_id: number;
@@ -25,21 +29,22 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
     SELECT id, next_attempt_at AS at FROM deliveries
     WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at LIMIT ?`);
   const claimedRow = db.prepare(
-    'SELECT id, event_seq, event_id, subscriber_id, attempt_count, run_attempts, run_started_at, body FROM deliveries WHERE id = ?',
+    `SELECT id, organization_id, extension_id, company_id, event_slug, event_seq, event_id, subscriber_id, attempt_count,
+      run_attempts, run_started_at, body FROM deliveries WHERE id = ?`,
   );
   const eventBody = db.prepare('SELECT body FROM events WHERE seq = ?').pluck();
 
+  // The lease carries the delivery's tenant columns (read at claim), so an attempt is a plain insert, made once the
+  // delivery's own update found it still queued.
   const insertAttempt = db.prepare(`
     INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
       attempted_at, response_code, duration_ms, response_body, error)
-    SELECT id, subscriber_id, organization_id, extension_id, company_id, event_slug, @attempt,
-      @attemptedAt, @responseCode, @durationMs, @responseBody, @error
-    FROM deliveries WHERE id = @deliveryId AND status IN ('PENDING', 'FAILED')`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const finish = db.prepare(`
     UPDATE deliveries SET status = @status, next_attempt_at = @nextAttemptAt, lease_owner = NULL,
       attempt_count = @attempt, run_attempts = run_attempts + 1, run_started_at = @runStartedAt,
       last_attempt_at = @attemptedAt, last_response_code = @responseCode, last_response_time = @durationMs, last_error = @error
-    WHERE id = @deliveryId`);
+    WHERE id = @deliveryId AND status IN ('PENDING', 'FAILED')`);
   const park = db.prepare(
     "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL, lease_owner = NULL WHERE id = ? AND status IN ('PENDING', 'FAILED')",
   );
@@ -91,7 +96,12 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           body = bodies.get(row.event_seq) ?? (eventBody.get(row.event_seq) as string);
           bodies.set(row.event_seq, body);
         }
-        leases.take(row.id, row.subscriber_id, owner, now + r.leaseMs);
+        leases.take(row.id, row.subscriber_id, owner, now + r.leaseMs, {
+          organizationId: row.organization_id,
+          extensionId: row.extension_id,
+          companyId: row.company_id,
+          eventSlug: row.event_slug,
+        });
         deliveries.push({
           id: row.id,
           eventId: row.event_id,
@@ -130,7 +140,8 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       failures.clear();
     };
     for (const r of results) {
-      if (!leases.heldBy(r.deliveryId, owner)) continue; // lease lost: taken by another owner, released or revoked
+      const held = leases.heldDelivery(r.deliveryId, owner);
+      if (!held) continue; // lease lost: taken by another owner, released or revoked
       leases.drop(r.deliveryId);
       if (r.outcome.kind === 'park') {
         park.run(r.deliveryId);
@@ -145,10 +156,14 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
         responseBody: r.responseBody,
         error: r.error,
       };
-      if (insertAttempt.run(params).changes === 0) continue; // no longer queued (cancelled meanwhile)
       const status = r.outcome.kind === 'success' ? 'SUCCESS' : r.outcome.kind === 'retry' ? 'FAILED' : 'DISABLED';
       const nextAttemptAt = r.outcome.kind === 'retry' ? r.outcome.nextAttemptAt : null;
-      finish.run({ ...params, status, nextAttemptAt, runStartedAt: r.runStartedAt });
+      // No longer queued: cancelled or retried by another process on this file (its leases are not ours to see).
+      if (finish.run({ ...params, status, nextAttemptAt, runStartedAt: r.runStartedAt }).changes === 0) continue;
+      insertAttempt.run(
+        r.deliveryId, r.subscriberId, held.organizationId, held.extensionId, held.companyId, held.eventSlug, r.attempt,
+        r.attemptedAt, r.responseCode, r.durationMs, r.responseBody, r.error,
+      );
       latest(r.outcome.kind === 'success' ? successes : failures, r.subscriberId, r.attemptedAt);
       if (r.outcome.kind === 'give-up') {
         flushMarks();

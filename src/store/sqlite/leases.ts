@@ -3,19 +3,28 @@
 // per claim round that the profile showed as the largest single cost of a delivery. A process that dies takes its
 // leases with it, and its deliveries are due again at once for the next one (at-least-once, as with expiry).
 
+/** What an attempt row repeats of its delivery, read at claim time so recording needs no read of the row. */
+export interface LeasedDelivery {
+  organizationId: string;
+  extensionId: string;
+  companyId: number;
+  eventSlug: string;
+}
+
 interface Lease {
   owner: string;
   until: number;
   subscriberId: number;
+  delivery: LeasedDelivery;
 }
 
 export class Leases {
   private readonly byId = new Map<number, Lease>();
   private readonly bySubscriber = new Map<number, Set<number>>();
 
-  take(id: number, subscriberId: number, owner: string, until: number): void {
+  take(id: number, subscriberId: number, owner: string, until: number, delivery: LeasedDelivery): void {
     this.drop(id);
-    this.byId.set(id, { owner, until, subscriberId });
+    this.byId.set(id, { owner, until, subscriberId, delivery });
     let ids = this.bySubscriber.get(subscriberId);
     if (!ids) this.bySubscriber.set(subscriberId, (ids = new Set()));
     ids.add(id);
@@ -24,6 +33,12 @@ export class Leases {
   /** True when `owner` still holds the lease on `id` (even past its end, as long as nobody took it since). */
   heldBy(id: number, owner: string): boolean {
     return this.byId.get(id)?.owner === owner;
+  }
+
+  /** The delivery `owner` holds under `id`, or undefined when it holds no lease on it. */
+  heldDelivery(id: number, owner: string): LeasedDelivery | undefined {
+    const lease = this.byId.get(id);
+    return lease?.owner === owner ? lease.delivery : undefined;
   }
 
   isActive(id: number, now: number): boolean {
