@@ -3,10 +3,10 @@
 // are counted at the receiver as in every run. The dispatching nodes share the workload's concurrency, so the
 // whole cluster has as many requests in flight as every other run.
 import pg from 'pg';
-import { apiClient, createSubscribers, publishBatches, startHookd, type Hookd, type Role } from './hookd.ts';
-import { fmt, waitForDeliveries } from './progress.ts';
+import { apiClient, createSubscribers, startHookd, type Hookd, type Role } from './hookd.ts';
+import { fmt } from './progress.ts';
 import type { ReceiverHandle } from './receiver-client.ts';
-import { measured, publishFailure, type Measured, type RunSettings } from './runs.ts';
+import { measured, publishAndReceive, type Measured, type RunSettings } from './runs.ts';
 import type { Workload } from './workload.ts';
 
 /**
@@ -88,17 +88,7 @@ export async function nodesRun(label: string, w: Workload, receiver: ReceiverHan
     try {
       await createSubscribers(apis[0]!, w, (i) => receiver.url(i), settings.maxInFlight);
       await receiver.reset();
-      let events = 0;
-      const publishing = publishBatches(apis, w, (n) => (events = n));
-      const failure = Promise.race([publishFailure(publishing, w.deliveries, label), ...nodes.map((n) => n.exited)]);
-      failure.catch(() => {});
-      await waitForDeliveries(receiver, w.deliveries, label, {
-        timeoutMs: settings.timeoutMs,
-        stallMs: settings.stallMs,
-        failure,
-        extra: () => (events < w.events ? `${fmt(events)} events published` : 'all published'),
-      });
-      const published = await publishing;
+      const published = await publishAndReceive(apis, w, receiver, settings, label, nodes.map((n) => n.exited));
       const peaks = nodes.map((n) => n.peakRssMb());
       const attempts = await Promise.all(nodes.map(attemptsOf));
       const stats = await receiver.stats();

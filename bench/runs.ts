@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstMessage, forkBench } from './child.ts';
 import type { DriverMessage, DriverOptions } from './driver-protocol.ts';
-import { apiClient, createSubscribers, publishBatches, publishOne, startHookd, type BenchFilter, type Hookd } from './hookd.ts';
+import type { Pool } from 'undici';
+import { apiClient, createSubscribers, publishBatches, publishOne, startHookd, type BenchFilter, type Hookd, type Published } from './hookd.ts';
 import { fmt, waitForDeliveries } from './progress.ts';
 import type { ReceiverHandle } from './receiver-client.ts';
 import type { ReceiverStats } from './receiver-protocol.ts';
@@ -111,6 +112,24 @@ export const publishFailure = (publishing: Promise<{ deliveries: number }>, expe
     return new Promise<never>(() => {});
   });
 
+/**
+ * Publishes the whole workload through the batch endpoint of `apis` and waits until the receiver has every delivery;
+ * fails early when hookd creates the wrong number of deliveries or a process in `exits` ends.
+ */
+export async function publishAndReceive(apis: Pool | Pool[], w: Workload, receiver: ReceiverHandle, settings: RunSettings, label: string, exits: Promise<never>[]): Promise<Published> {
+  let events = 0;
+  const publishing = publishBatches(apis, w, (n) => (events = n));
+  const failure = Promise.race([publishFailure(publishing, w.deliveries, label), ...exits]);
+  failure.catch(() => {});
+  await waitForDeliveries(receiver, w.deliveries, label, {
+    timeoutMs: settings.timeoutMs,
+    stallMs: settings.stallMs,
+    failure,
+    extra: () => (events < w.events ? `${fmt(events)} events published` : 'all published'),
+  });
+  return publishing;
+}
+
 export interface HookdRunOptions {
   /** Run hookd on PostgreSQL at this URL instead of a fresh SQLite file. */
   databaseUrl?: string;
@@ -126,17 +145,7 @@ export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, s
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
     const api = await setUp(hookd, w, receiver, settings, options.filter);
     await receiver.reset();
-    let events = 0;
-    const publishing = publishBatches(api, w, (n) => (events = n));
-    const failure = Promise.race([publishFailure(publishing, w.deliveries, label), hookd.exited]);
-    failure.catch(() => {});
-    await waitForDeliveries(receiver, w.deliveries, label, {
-      timeoutMs: settings.timeoutMs,
-      stallMs: settings.stallMs,
-      failure,
-      extra: () => (events < w.events ? `${fmt(events)} events published` : 'all published'),
-    });
-    const published = await publishing;
+    const published = await publishAndReceive(api, w, receiver, settings, label, [hookd.exited]);
     const peak = hookd.peakRssMb();
     const children = hookd.childrenPeakRssMb();
     await api.close();

@@ -51,6 +51,22 @@ const STORE_RETRY_MAX_MS = 1000;
 /** While the store keeps failing, one log line this often (the first failure is logged at once, with its error). */
 const STORE_FAILING_LOG_MS = 30_000;
 
+/** The result of an attempt that sent nothing (parked, or given up for a deleted subscriber). */
+function unsent(delivery: ClaimedDelivery, at: number, outcome: AttemptOutcome, error: string | null = null): AttemptResult {
+  return {
+    deliveryId: delivery.id,
+    subscriberId: delivery.subscriberId,
+    attempt: delivery.attemptCount + 1,
+    attemptedAt: at,
+    runStartedAt: delivery.runStartedAt ?? at,
+    durationMs: 0,
+    responseCode: 0,
+    responseBody: null,
+    error,
+    outcome,
+  };
+}
+
 export class Dispatcher {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** subscriber id → when its earliest queued delivery falls due (epoch ms). */
@@ -70,8 +86,6 @@ export class Dispatcher {
   private readyCount = 0;
   private readonly running = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
-  /** Resolvers of the attempts whose results are in `results`, waiting for the write. */
-  private recorded: (() => void)[] = [];
   private totalInFlight = 0;
   private claiming = false;
   private claimAgain = false;
@@ -375,14 +389,13 @@ export class Dispatcher {
     const cached = await this.subscriber(delivery.subscriberId);
     const attemptedAt = Date.now();
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
-    const base = { deliveryId: delivery.id, subscriberId: delivery.subscriberId, attempt: delivery.attemptCount + 1, attemptedAt, runStartedAt };
     if (!cached || cached.subscriber.deleted) {
-      void this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: 'subscriber deleted', outcome: { kind: 'give-up' } });
+      this.push(unsent(delivery, attemptedAt, { kind: 'give-up' }, 'subscriber deleted'));
       return;
     }
     const { subscriber, signing } = cached;
     if (subscriber.status !== 'active') {
-      void this.push({ ...base, durationMs: 0, responseCode: 0, responseBody: null, error: null, outcome: { kind: 'park' } });
+      this.push(unsent(delivery, attemptedAt, { kind: 'park' }));
       return;
     }
     const sent = await this.sender.deliver({
@@ -422,7 +435,18 @@ export class Dispatcher {
     const label = ok ? 'success' : 'failure';
     this.metrics.attempts.inc({ outcome: label, subscriber_id: String(subscriber.id) });
     this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
-    void this.push({ ...base, durationMs: sent.durationMs, responseCode: sent.responseCode, responseBody: sent.responseBody, error: sent.error, outcome });
+    this.push({
+      deliveryId: delivery.id,
+      subscriberId: delivery.subscriberId,
+      attempt: delivery.attemptCount + 1,
+      attemptedAt,
+      runStartedAt,
+      durationMs: sent.durationMs,
+      responseCode: sent.responseCode,
+      responseBody: sent.responseBody,
+      error: sent.error,
+      outcome,
+    });
   }
 
   private async handBack(late: ClaimedDelivery[]): Promise<void> {
@@ -449,35 +473,20 @@ export class Dispatcher {
     const waiting = this.takeReady(subscriberId);
     if (waiting.length === 0) return;
     const now = Date.now();
-    for (const delivery of waiting) {
-      void this.push({
-        deliveryId: delivery.id,
-        subscriberId,
-        attempt: delivery.attemptCount + 1,
-        attemptedAt: now,
-        runStartedAt: delivery.runStartedAt ?? now,
-        durationMs: 0,
-        responseCode: 0,
-        responseBody: null,
-        error: null,
-        outcome: { kind: 'park' },
-      });
-    }
+    for (const delivery of waiting) this.push(unsent(delivery, now, { kind: 'park' }));
     void this.flush();
   }
 
   /**
-   * Buffers a result for the next batched write (within flushDelayMs); resolves once it is written. The attempt's
-   * slot is already free: what a process killed mid-way loses is its last flushDelayMs of results, sent again later.
+   * Buffers a result for the next batched write (within flushDelayMs). The attempt's slot is already free: what a
+   * process killed mid-way loses is its last flushDelayMs of results, sent again later.
    */
-  private push(result: AttemptResult): Promise<void> {
-    const written = new Promise<void>((resolve) => this.recorded.push(resolve));
+  private push(result: AttemptResult): void {
     this.results.push(result);
     if (this.results.length >= FLUSH_BATCH) void this.flush();
     else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 100);
     }
-    return written;
   }
 
   /** Writes buffered results; flushes run one after another so the store sees them in order. */
@@ -485,9 +494,7 @@ export class Dispatcher {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.results;
-    const waiting = this.recorded;
     this.results = [];
-    this.recorded = [];
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
@@ -500,8 +507,6 @@ export class Dispatcher {
         // at-least-once, nothing lost.
         this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
         return;
-      } finally {
-        for (const resolve of waiting) resolve();
       }
       for (const r of batch) if (r.outcome.kind === 'retry') this.dueNoLaterThan(r.subscriberId, r.outcome.nextAttemptAt);
       this.armTimer();

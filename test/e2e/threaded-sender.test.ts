@@ -76,6 +76,16 @@ describe('ThreadedSender', () => {
     }
   });
 
+  it('fails what a thread that died was sending, and starts a new thread for the next send', async () => {
+    receiver.on('/hang', () => ({ hang: true }));
+    receiver.on('/ok', () => ({ status: 204 }));
+    const pending = sender.deliver(request(receiver.url('/hang'), 0, 30_000));
+    await receiver.waitFor(1, '/hang');
+    await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate(); // as if it crashed
+    expect(await pending).toMatchObject({ responseCode: 0, error: 'the sending thread stopped unexpectedly' });
+    expect(await sender.deliver(request(receiver.url('/ok'), 1))).toMatchObject({ responseCode: 204, error: null });
+  });
+
   it('fails pending sends when it shuts down, and refuses new ones', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const pending = sender.deliver(request(receiver.url('/hang'), 0, 30_000));

@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import { transaction } from './db.ts';
+import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
 // One round trip for the whole claim. For each requested subscriber, the LATERAL subquery descends the partial
 // deliveries_due index to its earliest due rows and locks up to max_rows of them, skipping rows another node is
@@ -48,14 +49,10 @@ const CLAIM = `
   LEFT JOIN events e ON e.seq = c.event_seq AND c.body IS NULL
   ORDER BY n.subscriber_id, c.id`;
 
-interface ClaimRow {
-  subscriber_id: number;
-  next_due: number | null;
+/** One row per claimed delivery, or one with id null for a subscriber that got none (it still carries next_due). */
+interface ClaimRow extends Omit<ClaimedRow, 'id'> {
   id: number | null;
-  event_id: string;
-  attempt_count: number;
-  run_attempts: number;
-  run_started_at: number | null;
+  next_due: number | null;
   body: string;
 }
 
@@ -211,16 +208,7 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
     ]);
     for (const row of rows) {
       nextDue.set(row.subscriber_id, row.next_due);
-      if (row.id === null) continue;
-      deliveries.push({
-        id: row.id,
-        eventId: row.event_id,
-        subscriberId: row.subscriber_id,
-        attemptCount: row.attempt_count,
-        runAttempts: row.run_attempts,
-        runStartedAt: row.run_started_at,
-        body: row.body,
-      });
+      if (row.id !== null) deliveries.push(toClaimedDelivery(row as ClaimedRow, row.body));
     }
     return { deliveries, nextDue };
   }

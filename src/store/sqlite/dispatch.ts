@@ -3,19 +3,15 @@ import type Database from 'better-sqlite3';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import type { DispatcherLock } from './dispatcher-lock.ts';
 import type { Leases } from './leases.ts';
+import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
-interface ClaimedRow {
-  id: number;
+/** A claimed row, with what the attempt rows repeat of it and where its body comes from. */
+interface ClaimRow extends ClaimedRow {
   organization_id: string;
   extension_id: string;
   company_id: number;
   event_slug: string;
   event_seq: number;
-  event_id: string;
-  subscriber_id: number;
-  attempt_count: number;
-  run_attempts: number;
-  run_started_at: number | null;
   body: string | null;
 }
 
@@ -90,7 +86,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           waiting = head.at;
           break;
         }
-        const row = claimedRow.get(head.id) as ClaimedRow;
+        const row = claimedRow.get(head.id) as ClaimRow;
         let body = row.body;
         if (body === null) {
           body = bodies.get(row.event_seq) ?? (eventBody.get(row.event_seq) as string);
@@ -102,15 +98,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           companyId: row.company_id,
           eventSlug: row.event_slug,
         });
-        deliveries.push({
-          id: row.id,
-          eventId: row.event_id,
-          subscriberId: row.subscriber_id,
-          attemptCount: row.attempt_count,
-          runAttempts: row.run_attempts,
-          runStartedAt: row.run_started_at,
-          body,
-        });
+        deliveries.push(toClaimedDelivery(row, body));
         taken++;
       }
       const leaseEnd = taken > 0 ? now + r.leaseMs : null;
@@ -121,7 +109,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   });
 
   function claim(requests: ClaimRequest[], owner: string, now: number): ClaimResult {
-    if (!lock.holds(now)) {
+    if (!lock.holds()) {
       // Another live process dispatches from this file: ask again in a while.
       return { deliveries: [], nextDue: new Map(requests.map((r) => [r.subscriberId, now + lock.retryMs])) };
     }
@@ -175,7 +163,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
     flushMarks();
     // Parked once the whole batch is recorded, so a retry recorded after the give-up in this batch is parked too
     // instead of staying queued (FAILED) for a blocked subscriber. Deliveries in flight are left to their attempt.
-    for (const id of blocked) parkQueued.run(id, JSON.stringify(leases.activeOf(id, -Infinity).ids));
+    for (const id of blocked) parkQueued.run(id, JSON.stringify(leases.idsOf(id)));
     return { blocked };
   });
 
@@ -199,7 +187,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       return summary;
     },
     release: (owner: string, now: number, ids?: number[]): number => {
-      const released = ids === undefined ? leases.releaseOwner(owner) : ids.filter((id) => leases.heldBy(id, owner));
+      const released = ids === undefined ? leases.ownedBy(owner) : ids.filter((id) => leases.heldDelivery(id, owner));
       leases.dropAll(released);
       return makeDue.run(now, JSON.stringify(released)).changes;
     },

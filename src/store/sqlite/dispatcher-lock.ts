@@ -45,7 +45,7 @@ export class DispatcherLock {
   }
 
   /** True when this process may dispatch; takes or renews the lock at most once a second (wall clock). */
-  holds(_now?: number): boolean {
+  holds(): boolean {
     const now = Date.now();
     if (now >= this.checkedAt && now - this.checkedAt < RENEW_MS) return this.held;
     this.checkedAt = now;

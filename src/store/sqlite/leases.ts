@@ -30,20 +30,13 @@ export class Leases {
     ids.add(id);
   }
 
-  /** True when `owner` still holds the lease on `id` (even past its end, as long as nobody took it since). */
-  heldBy(id: number, owner: string): boolean {
-    return this.byId.get(id)?.owner === owner;
-  }
-
-  /** The delivery `owner` holds under `id`, or undefined when it holds no lease on it. */
+  /**
+   * The delivery `owner` holds under `id` (even past the lease's end, as long as nobody took it since), or undefined
+   * when it holds no lease on it.
+   */
   heldDelivery(id: number, owner: string): LeasedDelivery | undefined {
     const lease = this.byId.get(id);
     return lease?.owner === owner ? lease.delivery : undefined;
-  }
-
-  isActive(id: number, now: number): boolean {
-    const lease = this.byId.get(id);
-    return lease !== undefined && lease.until > now;
   }
 
   drop(id: number): void {
@@ -60,7 +53,12 @@ export class Leases {
   }
 
   dropSubscriber(subscriberId: number): void {
-    this.dropAll([...(this.bySubscriber.get(subscriberId) ?? [])]);
+    this.dropAll(this.idsOf(subscriberId));
+  }
+
+  /** Every lease of one subscriber, ended or not: deliveries an attempt may still be working on. */
+  idsOf(subscriberId: number): number[] {
+    return [...(this.bySubscriber.get(subscriberId) ?? [])];
   }
 
   /** Leases of one subscriber still running at `now`. */
@@ -76,10 +74,8 @@ export class Leases {
     return { ids, earliestEnd };
   }
 
-  /** Drops every lease of `owner`; returns the ids. */
-  releaseOwner(owner: string): number[] {
-    const released = [...this.byId].filter(([, lease]) => lease.owner === owner).map(([id]) => id);
-    this.dropAll(released);
-    return released;
+  /** The ids `owner` holds leases on. */
+  ownedBy(owner: string): number[] {
+    return [...this.byId].filter(([, lease]) => lease.owner === owner).map(([id]) => id);
   }
 }

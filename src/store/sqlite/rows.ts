@@ -1,5 +1,5 @@
 // Row ↔ domain mapping for the SQLite adapter: the one place that knows column names and JSON columns.
-import type { ApiKeyRecord } from '../port.ts';
+import type { ApiKeyRecord, ClaimedDelivery } from '../port.ts';
 import type { AttemptView, DeliveryStatus, DeliveryView, Subscriber, SubscriberStatus } from '../../domain/types.ts';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -134,4 +134,25 @@ export const toApiKeyRecord = (r: ApiKeyRow): ApiKeyRecord => ({
   hash: r.hash,
   created_on: isoNow(r.created_at),
   revoked_on: iso(r.revoked_at),
+});
+
+/** The columns of a claimed delivery, as both adapters' claims return them. */
+export interface ClaimedRow {
+  id: number;
+  event_id: string;
+  subscriber_id: number;
+  attempt_count: number;
+  run_attempts: number;
+  run_started_at: number | null;
+}
+
+/** `body`: the delivery's own (a reducer's) or its event's. */
+export const toClaimedDelivery = (row: ClaimedRow, body: string): ClaimedDelivery => ({
+  id: row.id,
+  eventId: row.event_id,
+  subscriberId: row.subscriber_id,
+  attemptCount: row.attempt_count,
+  runAttempts: row.run_attempts,
+  runStartedAt: row.run_started_at,
+  body,
 });

@@ -110,7 +110,7 @@ export function sqliteSubscribers(db: Database.Database, leases: Leases, changed
 
   function applyStatusChange(id: number, from: SubscriberStatus, to: SubscriberStatus, now: number) {
     if (to === 'active' && from !== 'active') requeueParked.run(now, id);
-    if (to !== 'active' && from === 'active') parkQueued.run(id, JSON.stringify(leases.activeOf(id, -Infinity).ids)); // in flight: left to its attempt
+    if (to !== 'active' && from === 'active') parkQueued.run(id, JSON.stringify(leases.idsOf(id))); // in flight: left to its attempt
   }
 
   const changeStatus = db.transaction((tenant: Tenant, id: number, status: SubscriberStatus, now: number): boolean => {
