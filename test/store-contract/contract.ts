@@ -1141,6 +1141,18 @@ export function storeContract(name: string, open: OpenStore): void {
         expect((await detail(d1!.id)).status).toBe('PENDING');
       });
 
+      it('claims a delivery whose lease ran out even while one queued after it is still leased', async () => {
+        const a = await create();
+        for (let i = 0; i < 4; i++) await publishOne({ pending: [a.id], createdAt: T0 + i });
+        const d1 = await claimOne(a.id, 'node-1', T0 + 10);
+        const d2 = await claimOne(a.id, 'node-1', T0 + 10 + LEASE_MS / 2);
+        // d1's lease has ended, d2's has not: d1 is due again, behind a leased delivery in the queue.
+        const again = await store.claim([claimFor(a.id, 3)], 'node-1', T0 + 11 + LEASE_MS);
+        expect(ids(again.deliveries)).not.toContain(d2.id);
+        expect(ids(again.deliveries)).toContain(d1.id);
+        expect(again.deliveries).toHaveLength(3);
+      });
+
       it('leaves finished deliveries alone', async () => {
         const a = await create();
         await publishOne({ pending: [a.id] });

@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import type { DispatcherLock } from './dispatcher-lock.ts';
-import type { Leases } from './leases.ts';
+import type { ActiveLeases, Leases } from './leases.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
 /** A claimed row, with what the attempt rows repeat of it and where its body comes from. */
@@ -15,6 +15,11 @@ interface ClaimRow extends ClaimedRow {
   body: string | null;
 }
 
+interface QueueRow {
+  id: number;
+  at: number;
+}
+
 function latest(marks: Map<number, number>, subscriberId: number, at: number): void {
   if ((marks.get(subscriberId) ?? -Infinity) < at) marks.set(subscriberId, at);
 }
@@ -23,7 +28,15 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   // The head of one subscriber's queue, from the partial "due" index alone (it covers id and next_attempt_at).
   const queueHead = db.prepare(`
     SELECT id, next_attempt_at AS at FROM deliveries
-    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at LIMIT ?`);
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at, id LIMIT ?`);
+  // The queue past a place in it, and how many queued rows lie up to that place (counted in the index, not read).
+  const queueAfter = db.prepare(`
+    SELECT id, next_attempt_at AS at FROM deliveries
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) > (?, ?)
+    ORDER BY next_attempt_at, id LIMIT ?`);
+  const queuedUpTo = db
+    .prepare(`SELECT count(*) FROM deliveries WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) <= (?, ?)`)
+    .pluck();
   const claimedRow = db.prepare(
     `SELECT id, organization_id, extension_id, company_id, event_slug, event_seq, event_id, subscriber_id, attempt_count,
       run_attempts, run_started_at, body FROM deliveries WHERE id = ?`,
@@ -69,6 +82,22 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
 
   const queued = db.prepare("SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'FAILED')").pluck();
 
+  /**
+   * The first rows of a subscriber's queue that are not leased, plus one that tells when the rest falls due. Claims run
+   * ahead, so a subscriber's leases are usually the head of its queue: when every queued row up to the last leased one
+   * is leased, the answer starts right after it. Otherwise (a lease ran out, a delivery was handed back behind it)
+   * the head is read and leased rows are skipped in place.
+   */
+  function unleasedHead(active: ActiveLeases, subscriberId: number, limit: number): QueueRow[] {
+    const { last, ids } = active;
+    if (last === null) return queueHead.all(subscriberId, limit + 1) as QueueRow[];
+    if (queuedUpTo.get(subscriberId, last.at, last.id) === ids.length) {
+      return queueAfter.all(subscriberId, last.at, last.id, limit + 1) as QueueRow[];
+    }
+    const leased = new Set(ids);
+    return (queueHead.all(subscriberId, limit + ids.length + 1) as QueueRow[]).filter((row) => !leased.has(row.id));
+  }
+
   // Reads only: the leases are all a claim changes, so it needs no write transaction and no commit.
   const claimRound = db.transaction((requests: ClaimRequest[], owner: string, now: number): ClaimResult => {
     const deliveries: ClaimedDelivery[] = [];
@@ -76,12 +105,9 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
     const bodies = new Map<number, string>();
     for (const r of requests) {
       const active = leases.activeOf(r.subscriberId, now);
-      const leased = new Set(active.ids);
       let taken = 0;
       let waiting: number | null = null;
-      // Leased rows are skipped in place; one more row than needed tells when the rest of the queue falls due.
-      for (const head of queueHead.all(r.subscriberId, r.limit + leased.size + 1) as { id: number; at: number }[]) {
-        if (leased.has(head.id)) continue;
+      for (const head of unleasedHead(active, r.subscriberId, r.limit)) {
         if (head.at > now || taken === r.limit) {
           waiting = head.at;
           break;
@@ -92,7 +118,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           body = bodies.get(row.event_seq) ?? (eventBody.get(row.event_seq) as string);
           bodies.set(row.event_seq, body);
         }
-        leases.take(row.id, row.subscriber_id, owner, now + r.leaseMs, {
+        leases.take(row.id, row.subscriber_id, head.at, owner, now + r.leaseMs, {
           organizationId: row.organization_id,
           extensionId: row.extension_id,
           companyId: row.company_id,

@@ -15,16 +15,31 @@ interface Lease {
   owner: string;
   until: number;
   subscriberId: number;
+  /** The row's next_attempt_at when it was claimed: with the id, its place in the subscriber's queue. */
+  at: number;
   delivery: LeasedDelivery;
+}
+
+/** A place in a subscriber's queue, which is ordered by (next_attempt_at, id). */
+export interface QueuePlace {
+  at: number;
+  id: number;
+}
+
+/** A subscriber's running leases: which, the earliest end, and the last of them in queue order. */
+export interface ActiveLeases {
+  ids: number[];
+  earliestEnd: number | null;
+  last: QueuePlace | null;
 }
 
 export class Leases {
   private readonly byId = new Map<number, Lease>();
   private readonly bySubscriber = new Map<number, Set<number>>();
 
-  take(id: number, subscriberId: number, owner: string, until: number, delivery: LeasedDelivery): void {
+  take(id: number, subscriberId: number, at: number, owner: string, until: number, delivery: LeasedDelivery): void {
     this.drop(id);
-    this.byId.set(id, { owner, until, subscriberId, delivery });
+    this.byId.set(id, { owner, until, subscriberId, at, delivery });
     let ids = this.bySubscriber.get(subscriberId);
     if (!ids) this.bySubscriber.set(subscriberId, (ids = new Set()));
     ids.add(id);
@@ -62,16 +77,18 @@ export class Leases {
   }
 
   /** Leases of one subscriber still running at `now`. */
-  activeOf(subscriberId: number, now: number): { ids: number[]; earliestEnd: number | null } {
+  activeOf(subscriberId: number, now: number): ActiveLeases {
     const ids: number[] = [];
     let earliestEnd: number | null = null;
+    let last: QueuePlace | null = null;
     for (const id of this.bySubscriber.get(subscriberId) ?? []) {
-      const until = this.byId.get(id)!.until;
+      const { until, at } = this.byId.get(id)!;
       if (until <= now) continue;
       ids.push(id);
       if (earliestEnd === null || until < earliestEnd) earliestEnd = until;
+      if (last === null || at > last.at || (at === last.at && id > last.id)) last = { at, id };
     }
-    return { ids, earliestEnd };
+    return { ids, earliestEnd, last };
   }
 
   /** The ids `owner` holds leases on. */
