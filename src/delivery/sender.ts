@@ -1,5 +1,6 @@
 // One HTTP attempt with undici: pooled keep-alive connections per origin, a hard deadline, a capped response body.
-import { Agent, request } from 'undici';
+import { setMaxListeners } from 'node:events';
+import { Agent } from 'undici';
 import { attemptHeaders, type SigningContext } from './request.ts';
 import { blockedAddressReason, guardedLookup, type Lookup } from './ssrf.ts';
 
@@ -39,9 +40,16 @@ export interface SenderOptions {
   lookup?: Lookup;
 }
 
+/** Attempt deadlines are rounded up to this many ms, so that attempts ending together share one timer and signal. */
+const DEADLINE_STEP_MS = 10;
+
 export class Sender implements WebhookSender {
   private readonly agent: Agent;
   private readonly guard: boolean;
+  /** Deadline (epoch ms, a multiple of DEADLINE_STEP_MS) → the signal that aborts every attempt due by then. */
+  private readonly deadlines = new Map<number, AbortSignal>();
+  /** Webhook URL → where undici sends it, parsed once rather than per attempt. */
+  private readonly targets = new Map<string, { origin: string; path: string; hostname: string }>();
 
   constructor(options: SenderOptions = { allowPrivateNetworks: false }) {
     this.guard = !options.allowPrivateNetworks;
@@ -59,23 +67,26 @@ export class Sender implements WebhookSender {
 
   async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
     const started = performance.now();
+    const target = this.target(url);
     if (this.guard) {
       // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
-      const refused = blockedAddressReason(new URL(url).hostname);
+      const refused = blockedAddressReason(target.hostname);
       if (refused) {
         return { responseCode: 0, durationMs: 0, responseBody: null, error: `refused to connect: ${refused} (SSRF guard)`, retryAfter: undefined };
       }
     }
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = this.deadline(timeoutMs);
     try {
-      const res = await request(url, {
+      const res = await this.agent.request({
+        origin: target.origin,
+        path: target.path,
         method: 'POST',
         headers,
         body,
-        dispatcher: this.agent,
         signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        // Back-stops only: the deadline's signal ends the attempt first, with its own message.
+        headersTimeout: timeoutMs + 2 * DEADLINE_STEP_MS,
+        bodyTimeout: timeoutMs + 2 * DEADLINE_STEP_MS,
       });
       const responseBody = await readCapped(res.body);
       const retryAfter = res.headers['retry-after'];
@@ -100,6 +111,38 @@ export class Sender implements WebhookSender {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  /**
+   * A signal that aborts at most DEADLINE_STEP_MS after `timeoutMs` from now. One timer per step, not one per attempt
+   * (AbortSignal.timeout's timer and signal were a measurable share of the sending thread's time).
+   */
+  private deadline(timeoutMs: number): AbortSignal {
+    const now = Date.now();
+    const at = Math.ceil((now + timeoutMs) / DEADLINE_STEP_MS) * DEADLINE_STEP_MS;
+    let signal = this.deadlines.get(at);
+    if (!signal) {
+      const controller = new AbortController();
+      signal = controller.signal;
+      setMaxListeners(0, signal); // one listener per attempt due in this step
+      this.deadlines.set(at, signal);
+      setTimeout(() => {
+        this.deadlines.delete(at);
+        controller.abort();
+      }, at - now).unref();
+    }
+    return signal;
+  }
+
+  private target(url: string): { origin: string; path: string; hostname: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, hostname: parsed.hostname };
+      if (this.targets.size >= 10_000) this.targets.clear(); // a bound, not an eviction policy: URLs rarely change
+      this.targets.set(url, target);
+    }
+    return target;
   }
 }
 
