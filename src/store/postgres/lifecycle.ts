@@ -11,7 +11,11 @@ const ROTATE = `
   WHERE id = $4 AND organization_id = $5 AND extension_id = $6 AND deleted_at IS NULL`;
 
 // Retention: each statement removes at most `batch` rows, so a purge never holds its locks for long.
-const PURGE_ATTEMPTS = 'DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < $1 LIMIT $2)';
+// Attempts go from the oldest id on: ids follow attempt time (an attempt gets its id when its answer is written, at most
+// a time-out after it began), so the oldest `batch` ids are where expired ones are, with no index on the time.
+const PURGE_ATTEMPTS = `
+  DELETE FROM attempts WHERE id IN (
+    SELECT id FROM (SELECT id, attempted_at FROM attempts ORDER BY id LIMIT $2) oldest WHERE attempted_at < $1)`;
 const PURGE_DELIVERIES = `
   DELETE FROM deliveries WHERE id IN (
     SELECT id FROM deliveries WHERE created_at < $1 AND status IN ('SUCCESS', 'DISABLED', 'FILTER_ERROR') LIMIT $2)`;

@@ -12,7 +12,11 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
     WHERE id = ? AND organization_id = ? AND extension_id = ? AND deleted_at IS NULL`);
 
   // Retention: each statement removes at most `batch` rows, so a purge never holds the writer for long.
-  const purgeAttempts = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < ? LIMIT ?)');
+  // Attempts go from the oldest id on: ids follow attempt time (an attempt gets its id when its answer is written, at
+  // most a time-out after it began), so the oldest `batch` ids are where expired ones are, with no index on the time.
+  const purgeAttempts = db.prepare(`
+    DELETE FROM attempts WHERE id IN (
+      SELECT id FROM (SELECT id, attempted_at FROM attempts ORDER BY id LIMIT $batch) WHERE attempted_at < $cutoff)`);
   const purgeDeliveries = db.prepare(`
     DELETE FROM deliveries WHERE id IN (
       SELECT id FROM deliveries WHERE created_at < ? AND status IN ('SUCCESS', 'DISABLED', 'FILTER_ERROR') LIMIT ?)`);
@@ -24,7 +28,7 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
       SELECT organization_id, extension_id, company_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`);
 
   const purge = db.transaction((cutoff: number, batch: number, now: number): number => {
-    let removed = purgeAttempts.run(cutoff, batch).changes;
+    let removed = purgeAttempts.run({ cutoff, batch }).changes;
     removed += purgeDeliveries.run(cutoff, batch).changes;
     removed += purgeEvents.run(cutoff, batch).changes;
     removed += purgeKeys.run(Math.min(cutoff, now - IDEMPOTENCY_TTL_MS), batch).changes;
