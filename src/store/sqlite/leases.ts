@@ -80,15 +80,20 @@ export class Leases {
   activeOf(subscriberId: number, now: number): ActiveLeases {
     const ids: number[] = [];
     let earliestEnd: number | null = null;
-    let last: QueuePlace | null = null;
+    // The last place as two numbers, not an object per new maximum: this runs per subscriber per claim.
+    let lastAt = -Infinity;
+    let lastId = -Infinity;
     for (const id of this.bySubscriber.get(subscriberId) ?? []) {
       const { until, at } = this.byId.get(id)!;
       if (until <= now) continue;
       ids.push(id);
       if (earliestEnd === null || until < earliestEnd) earliestEnd = until;
-      if (last === null || at > last.at || (at === last.at && id > last.id)) last = { at, id };
+      if (at > lastAt || (at === lastAt && id > lastId)) {
+        lastAt = at;
+        lastId = id;
+      }
     }
-    return { ids, earliestEnd, last };
+    return { ids, earliestEnd, last: ids.length > 0 ? { at: lastAt, id: lastId } : null };
   }
 
   /** The ids `owner` holds leases on. */
