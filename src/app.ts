@@ -54,6 +54,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
           // SQLite: one process, results in large batches. PostgreSQL: a node killed mid-way leaves its unwritten
           // results to be sent again by the others, so they are written within a few milliseconds.
           flushDelayMs: store.kind === 'postgres' ? 2 : 100,
+          boundUnwritten: store.kind === 'postgres',
           onBlocked: (subscriber, reason) => void alerter.subscriberBlocked({ subscriber, reason }),
         });
   const rules = new Rules();

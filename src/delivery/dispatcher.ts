@@ -17,6 +17,12 @@ export interface DispatcherOptions {
   rescanMs?: number;
   /** Attempt results wait at most this long to be written together (default 100 ms). */
   flushDelayMs?: number;
+  /**
+   * A subscriber starts nothing new while its attempts in flight and its answers not yet written reach 2 ×
+   * max_in_flight. Where other processes take over a killed one's work (PostgreSQL), this bounds what they send again,
+   * however slow the writes get under load.
+   */
+  boundUnwritten?: boolean;
   random?: () => number;
   /** Attempts and finished deliveries older than this many days are purged. */
   retentionDays?: number;
@@ -84,6 +90,8 @@ export class Dispatcher {
    */
   private readonly movedDuringClaim = new Set<number>();
   private readonly inFlight = new Map<number, number>();
+  /** subscriber id → answers received but not yet written (kept with `boundUnwritten`). */
+  private readonly unwritten = new Map<number, number>();
   /** subscriber id → no new claims before this time (epoch ms), after a 429/502/503/504. */
   private readonly pausedUntil = new Map<number, number>();
   private readonly subscribers = new Map<number, CachedSubscriber>();
@@ -321,7 +329,9 @@ export class Dispatcher {
       if (this.totalInFlight >= this.options.concurrency || idle >= this.ready.size) break;
       this.ready.delete(subscriberId);
       const limit = this.subscribers.get(subscriberId)?.subscriber.max_in_flight ?? 1;
-      if ((this.pausedUntil.get(subscriberId) ?? 0) > now || (this.inFlight.get(subscriberId) ?? 0) >= limit) {
+      const inFlight = this.inFlight.get(subscriberId) ?? 0;
+      const full = inFlight >= limit || inFlight + (this.unwritten.get(subscriberId) ?? 0) >= 2 * limit;
+      if ((this.pausedUntil.get(subscriberId) ?? 0) > now || full) {
         this.ready.set(subscriberId, queue);
         idle++;
         continue;
@@ -484,10 +494,11 @@ export class Dispatcher {
   }
 
   /**
-   * Buffers a result for the next batched write (within flushDelayMs). The attempt's slot is already free: what a
-   * process killed mid-way loses is its last flushDelayMs of results, sent again later.
+   * Buffers a result for the next batched write (within flushDelayMs). The attempt's slot is already free; with
+   * `boundUnwritten` the result still counts against the subscriber's room until it is written.
    */
   private push(result: AttemptResult): void {
+    if (this.options.boundUnwritten) this.unwritten.set(result.subscriberId, (this.unwritten.get(result.subscriberId) ?? 0) + 1);
     this.results.push(result);
     if (this.results.length >= FLUSH_BATCH) void this.flush();
     else if (!this.flushTimer) {
@@ -513,11 +524,23 @@ export class Dispatcher {
         // at-least-once, nothing lost.
         this.log.error({ err, results: batch.length }, 'dispatcher: could not record attempt results');
         return;
+      } finally {
+        this.written(batch);
       }
       for (const r of batch) if (r.outcome.kind === 'retry') this.dueNoLaterThan(r.subscriberId, r.outcome.nextAttemptAt);
       this.armTimer();
     });
     return this.flushing;
+  }
+
+  private written(batch: AttemptResult[]): void {
+    if (!this.options.boundUnwritten) return;
+    for (const r of batch) {
+      const left = (this.unwritten.get(r.subscriberId) ?? 1) - 1;
+      if (left > 0) this.unwritten.set(r.subscriberId, left);
+      else this.unwritten.delete(r.subscriberId);
+    }
+    this.pump();
   }
 
   /**

@@ -103,8 +103,8 @@ suite('hookd on PostgreSQL, several processes', () => {
     await eventually(async () => acknowledged.every((id) => seen().has(id)), 60_000, 200);
     const duplicates = receiver.requests.filter((r) => r.path === '/pg').length - seen().size;
     console.log(`postgres nodes: ${acknowledged.length} events acknowledged, all delivered, ${duplicates} duplicates`);
-    // At-least-once: what the killed node had in flight (≤ max_in_flight, 8) or answered but not yet written (its
-    // last ~2 ms of results) goes out again.
+    // At-least-once: what the killed node had in flight or answered but not yet written goes out again. A subscriber
+    // starts nothing while those two reach 2 × max_in_flight (16), however slow the writes get on a loaded machine.
     expect(duplicates).toBeLessThanOrEqual(16);
     expect(await attemptsBy(two)).toBeGreaterThan(0);
 
