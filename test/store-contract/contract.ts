@@ -733,6 +733,16 @@ export function storeContract(name: string, open: OpenStore): void {
         expect(three.nextDue.get(a.id)).toBeNull();
       });
 
+      it('leaves a delivery not yet due within the limit queued, and reports when it falls due', async () => {
+        const a = await create();
+        await publishOne({ pending: [a.id], createdAt: T0 });
+        await publishOne({ pending: [a.id], createdAt: T0 + 5 });
+        const { deliveries, nextDue } = await store.claim([claimFor(a.id, 5)], 'node-1', T0);
+        expect(deliveries).toHaveLength(1);
+        expect(nextDue.get(a.id)).toBe(T0 + 5);
+        expect((await store.claim([claimFor(a.id, 5)], 'node-1', T0 + 5)).deliveries).toHaveLength(1);
+      });
+
       it('lists subscribers with queued deliveries and their earliest due time', async () => {
         const a = await create();
         const b = await create();
