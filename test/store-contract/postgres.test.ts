@@ -118,7 +118,7 @@ function concurrency() {
   it('applies each migration once when several processes start together', async () => {
     await processes(4);
     const { rows } = await testDb!.query(`SELECT version FROM processes_${schemas}.schema_migrations ORDER BY version`);
-    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id']);
+    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index']);
   });
 
   it('creates one event and answers one duplicate when two processes publish the same key at once', async () => {

@@ -50,7 +50,7 @@ const REQUEUE_PARKED = `
 // a delivery of a deleted subscriber.
 const CANCEL_QUEUED = `
   UPDATE deliveries SET status = 'DISABLED', next_attempt_at = NULL, lease_owner = NULL, last_error = 'subscriber deleted'
-  WHERE subscriber_id = $1 AND status IN ('PENDING', 'FAILED', 'RESYNC')`;
+  WHERE subscriber_id = $1 AND (status IN ('PENDING', 'FAILED') OR status = 'RESYNC')`; // an OR arm per partial index
 // A rule left undefined keeps its value ($3/$5 false); null removes it. Only a live subscriber of the tenant qualifies.
 const SAVE_RULES = `
   UPDATE subscriber_events AS se SET

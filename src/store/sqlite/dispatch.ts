@@ -64,7 +64,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   const lastSuccess = db.prepare('SELECT last_success_at FROM subscribers WHERE id = ?').pluck();
   const block = db.prepare("UPDATE subscribers SET status = 'blocked', updated_at = ? WHERE id = ? AND status = 'active' AND deleted_at IS NULL");
   const parkQueued = db.prepare(`
-    UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL
+    UPDATE deliveries INDEXED BY deliveries_due SET status = 'RESYNC', next_attempt_at = NULL
     WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))`);
   const makeDue = db.prepare(
     "UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'FAILED')",

@@ -34,17 +34,21 @@ export function sqliteSubscribers(db: Database.Database, leases: Leases, changed
   const markDeleted = db.prepare(
     'UPDATE subscribers SET deleted_at = ?, updated_at = ? WHERE id = ? AND organization_id = ? AND extension_id = ? AND deleted_at IS NULL',
   );
-  // Parking and un-parking move whole queues in one statement each.
+  // Parking and un-parking move whole queues in one statement each. INDEXED BY: without statistics the planner may
+  // otherwise walk every delivery the subscriber ever had (deliveries_by_subscriber_created) to find its queue.
   const parkQueued = db.prepare(
-    "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))",
+    "UPDATE deliveries INDEXED BY deliveries_due SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))",
   );
   const requeueParked = db.prepare(
-    "UPDATE deliveries SET status = 'PENDING', next_attempt_at = ?, run_attempts = 0, run_started_at = NULL WHERE subscriber_id = ? AND status = 'RESYNC'",
+    "UPDATE deliveries INDEXED BY deliveries_resync SET status = 'PENDING', next_attempt_at = ?, run_attempts = 0, run_started_at = NULL WHERE subscriber_id = ? AND status = 'RESYNC'",
   );
   // Cancelling also revokes leases: a late result of an attempt in flight must not re-queue (FAILED) or park (RESYNC)
-  // a delivery of a deleted subscriber.
+  // a delivery of a deleted subscriber. Queued and parked rows live in different indexes: two statements.
   const cancelQueued = db.prepare(
-    "UPDATE deliveries SET status = 'DISABLED', next_attempt_at = NULL, lease_owner = NULL, last_error = 'subscriber deleted' WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED', 'RESYNC')",
+    "UPDATE deliveries INDEXED BY deliveries_due SET status = 'DISABLED', next_attempt_at = NULL, lease_owner = NULL, last_error = 'subscriber deleted' WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED')",
+  );
+  const cancelParked = db.prepare(
+    "UPDATE deliveries INDEXED BY deliveries_resync SET status = 'DISABLED', next_attempt_at = NULL, lease_owner = NULL, last_error = 'subscriber deleted' WHERE subscriber_id = ? AND status = 'RESYNC'",
   );
 
   const selectSubscription = db.prepare('SELECT * FROM subscriber_events WHERE subscriber_id = ? AND slug = ?');
@@ -124,6 +128,7 @@ export function sqliteSubscribers(db: Database.Database, leases: Leases, changed
   const remove = db.transaction((tenant: Tenant, id: number, now: number): boolean => {
     if (markDeleted.run(now, now, id, tenant.organizationId, tenant.extensionId).changes === 0) return false;
     cancelQueued.run(id);
+    cancelParked.run(id);
     leases.dropSubscriber(id);
     return true;
   });
