@@ -5,6 +5,16 @@ import { DELIVERY_COLUMNS, isoNow, toDeliveryView, type DeliveryRow } from './ro
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
+interface QueuedPublish {
+  tenant: Tenant;
+  events: NewEvent[];
+  now: number;
+  resolve: (results: PublishResult[]) => void;
+  reject: (error: unknown) => void;
+}
+
+type PublishOutcome = { results: PublishResult[] } | { error: unknown };
+
 export function sqliteEvents(db: Database.Database) {
   const insertEvent = db.prepare(`
     INSERT INTO events (id, organization_id, extension_id, company_id, application_id, slug, body, created_at)
@@ -25,7 +35,7 @@ export function sqliteEvents(db: Database.Database) {
   const selectEvent = db.prepare('SELECT * FROM events WHERE id = ? AND organization_id = ? AND extension_id = ?');
   const selectEventDeliveries = db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_seq = ? ORDER BY id`);
 
-  const publish = db.transaction((tenant: Tenant, events: NewEvent[], now: number): PublishResult[] =>
+  const publishOne = db.transaction((tenant: Tenant, events: NewEvent[], now: number): PublishResult[] =>
     events.map((event) => {
       if (event.idempotencyKey !== null) {
         const seen = selectKey.get(tenant.organizationId, tenant.extensionId, event.companyId, event.idempotencyKey) as
@@ -51,8 +61,48 @@ export function sqliteEvents(db: Database.Database) {
     }),
   );
 
+  // Group commit: the publishes that reach the store in one turn of the event loop (requests that arrived together, or
+  // queued while the thread was busy) share one transaction, so one fsync and one write of each touched page: a
+  // publish of one event alone cost 0.6-1.4 ms of this thread, one of a batch of 500 about 0.1 ms. Each publish runs
+  // in its own savepoint (a nested better-sqlite3 transaction): one that fails is rolled back and rejected alone.
+  let queued: QueuedPublish[] = [];
+  const stats = { commits: 0, publishes: 0 };
+  const commitGroup = db.transaction((group: QueuedPublish[]) =>
+    group.map((p): PublishOutcome => {
+      try {
+        return { results: publishOne(p.tenant, p.events, p.now) };
+      } catch (error) {
+        return { error };
+      }
+    }),
+  );
+  function commitQueued(): void {
+    const group = queued;
+    queued = [];
+    if (group.length === 0) return;
+    let outcomes: PublishOutcome[];
+    try {
+      outcomes = commitGroup.immediate(group);
+      stats.commits++;
+      stats.publishes += group.length;
+    } catch (error) {
+      for (const p of group) p.reject(error); // the commit itself failed: none of them was written
+      return;
+    }
+    outcomes.forEach((o, i) => ('error' in o ? group[i]!.reject(o.error) : group[i]!.resolve(o.results)));
+  }
+
   return {
-    publish: (tenant: Tenant, events: NewEvent[], now: number) => publish.immediate(tenant, events, now),
+    /** Resolves once the event is committed (and fsynced): a 202 may be answered. */
+    publish: (tenant: Tenant, events: NewEvent[], now: number): Promise<PublishResult[]> =>
+      new Promise((resolve, reject) => {
+        if (queued.length === 0) setImmediate(commitQueued);
+        queued.push({ tenant, events, now, resolve, reject });
+      }),
+    /** Commits what is queued now (before the store closes). */
+    flush: commitQueued,
+    /** Group commits so far, and the publishes they held. */
+    stats,
     get(tenant: Tenant, eventId: string): EventView | null {
       const row = selectEvent.get(eventId, tenant.organizationId, tenant.extensionId) as
         | { seq: number; id: string; slug: string; company_id: number; application_id: string | null; body: string; created_at: number }

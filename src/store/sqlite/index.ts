@@ -68,6 +68,7 @@ class SqliteStore implements Store {
     this.db.prepare('SELECT 1').get();
   }
   async close() {
+    this.events.flush();
     this.lock.release();
     // The checkpointer's connection closes first, so this one is the last and folds the WAL into the file.
     await this.checkpointer?.close();
