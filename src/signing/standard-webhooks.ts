@@ -5,7 +5,12 @@ const PREFIX = 'whsec_';
 
 /** The HMAC key: the base64-decoded part of a `whsec_` secret, otherwise the secret's UTF-8 bytes. */
 export function signingKey(secret: string): Buffer {
-  return secret.startsWith(PREFIX) ? Buffer.from(secret.slice(PREFIX.length), 'base64') : Buffer.from(secret, 'utf8');
+  const key = secret.startsWith(PREFIX) ? Buffer.from(secret.slice(PREFIX.length), 'base64') : Buffer.from(secret, 'utf8');
+  // In a buffer of its own: a key crosses to the sending thread with every attempt, and a small Buffer is a view of
+  // Node's shared 8 KiB pool, which a postMessage copies whole.
+  const own = Buffer.allocUnsafeSlow(key.length);
+  key.copy(own);
+  return own;
 }
 
 export function signStandard(key: Buffer, id: string, timestampSeconds: number, body: string): string {
