@@ -29,8 +29,9 @@ export function sqliteEvents(db: Database.Database) {
   const upsertKey = db.prepare(`
     INSERT INTO idempotency_keys (organization_id, extension_id, company_id, key, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (organization_id, extension_id, company_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`);
+  // Through events.id and deliveries_by_event: deliveries.event_id has no index, and a duplicate publish read the table.
   const countDeliveries = db.prepare(
-    "SELECT count(*) AS n FROM deliveries WHERE event_id = ? AND status <> 'FILTER_ERROR'",
+    "SELECT count(*) AS n FROM events e JOIN deliveries d ON d.event_seq = e.seq WHERE e.id = ? AND d.status <> 'FILTER_ERROR'",
   );
   const selectEvent = db.prepare('SELECT * FROM events WHERE id = ? AND organization_id = ? AND extension_id = ?');
   const selectEventDeliveries = db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_seq = ? ORDER BY id`);
