@@ -46,7 +46,7 @@ interface ReadyDelivery {
 }
 
 /** Deliveries claimed ahead, as a multiple of the slots (in flight + ready ≤ concurrency × this). */
-const PIPELINE_DEPTH = 8;
+export const PIPELINE_DEPTH = 8;
 /**
  * The least a claim asks for per subscriber (its room permitting). Asking each of a hundred subscribers for one or two
  * deliveries cost a query per subscriber per couple of deliveries: SQLite claims took 77 µs per delivery on the bench

@@ -368,8 +368,10 @@ describe.skipIf(!available && !mustRun)('dashboard', () => {
     expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
     await page.keyboard.press('Enter');
     await see(page.getByRole('heading', { name: 'Subscribers', level: 1 }));
-    // Focus moves to the new view's heading.
-    expect(await page.evaluate('document.activeElement.tagName + " " + document.activeElement.textContent')).toBe('H1 Subscribers');
+    // Focus moves to the new view's heading. It moves in an effect, after the heading is painted: wait for it.
+    const focused = 'document.activeElement.tagName + " " + document.activeElement.textContent';
+    await page.waitForFunction(`${focused} === 'H1 Subscribers'`, undefined, { timeout: 5000 }).catch(() => {});
+    expect(await page.evaluate(focused)).toBe('H1 Subscribers');
   }, 60_000);
 
   it('had no page errors and no console errors', () => {

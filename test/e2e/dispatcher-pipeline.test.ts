@@ -6,18 +6,17 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/app.ts';
-import { Dispatcher } from '../../src/delivery/dispatcher.ts';
+import { Dispatcher, PIPELINE_DEPTH } from '../../src/delivery/dispatcher.ts';
 import { Sender } from '../../src/delivery/sender.ts';
-import { DEFAULT_RETRY_POLICY, type Tenant } from '../../src/domain/types.ts';
+import type { Tenant } from '../../src/domain/types.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import type { Store } from '../../src/store/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { eventually } from '../helpers/app.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
+import { queuedSubscriber } from '../helpers/store.ts';
 
 const TENANT: Tenant = { organizationId: 'org_pipeline', extensionId: 'ext_pipeline' };
-/** The dispatcher claims ahead at most this many deliveries per slot (PIPELINE_DEPTH in dispatcher.ts). */
-const PIPELINE_DEPTH = 8;
 
 let dir: string;
 let receiver: Receiver;
@@ -54,30 +53,7 @@ interface Observed {
 async function run(r: Run): Promise<Observed> {
   const total = r.subscribers * r.eventsEach;
   for (let s = 0; s < r.subscribers; s++) {
-    const { id } = await store.createSubscriber(TENANT, {
-      name: `pipeline ${s}`,
-      webhook_url: receiver.url('/hook'),
-      association: { company_id: 1, criteria: 'ALL', application_id: [] },
-      events: [{ slug: 'company/product/create/v1', filters: null, reducer: null }],
-      custom_headers: {},
-      auth_meta: { type: 'hmac', secret: 'a-secret-of-sufficient-length' },
-      email_id: null,
-      status: 'active',
-      retry_policy: DEFAULT_RETRY_POLICY,
-      timeout_ms: 2000,
-      max_in_flight: r.maxInFlight,
-    }, Date.now());
-    const now = Date.now();
-    await store.publish(TENANT, Array.from({ length: r.eventsEach }, (_, i) => ({
-      id: `evt_pipeline_${s}_${i}`,
-      companyId: 1,
-      applicationId: null,
-      slug: 'company/product/create/v1',
-      idempotencyKey: null,
-      body: '{}',
-      createdAt: now,
-      deliveries: [{ subscriberId: id, status: 'PENDING' as const }],
-    })), now);
+    await queuedSubscriber(store, TENANT, { webhookUrl: receiver.url('/hook'), maxInFlight: r.maxInFlight, timeoutMs: 2000, deliveries: r.eventsEach });
   }
 
   const seen: Observed = { mostUnwritten: 0, writes: [], mostLeased: 0 };

@@ -5,9 +5,10 @@ import { hostname, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_POLICY, type Tenant } from '../../src/domain/types.ts';
+import type { Tenant } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { queuedSubscriber } from '../helpers/store.ts';
 
 const TENANT: Tenant = { organizationId: 'org_acme', extensionId: 'ext_orders' };
 
@@ -30,33 +31,7 @@ afterEach(async () => {
 });
 
 /** One subscriber with `n` due deliveries; returns its id. */
-async function queue(store: Store, n: number): Promise<number> {
-  const { id } = await store.createSubscriber(TENANT, {
-    name: 'lock test',
-    webhook_url: 'http://127.0.0.1:9/hook',
-    association: { company_id: 1, criteria: 'ALL', application_id: [] },
-    events: [{ slug: 'company/product/create/v1', filters: null, reducer: null }],
-    custom_headers: {},
-    auth_meta: { type: 'hmac', secret: 'a-secret-of-sufficient-length' },
-    email_id: null,
-    status: 'active',
-    retry_policy: DEFAULT_RETRY_POLICY,
-    timeout_ms: 1000,
-    max_in_flight: 10,
-  }, Date.now());
-  const now = Date.now();
-  await store.publish(TENANT, Array.from({ length: n }, (_, i) => ({
-    id: `evt_lock_${i}`,
-    companyId: 1,
-    applicationId: null,
-    slug: 'company/product/create/v1',
-    idempotencyKey: null,
-    body: '{}',
-    createdAt: now,
-    deliveries: [{ subscriberId: id, status: 'PENDING' as const }],
-  })), now);
-  return id;
-}
+const queue = (store: Store, n: number) => queuedSubscriber(store, TENANT, { deliveries: n });
 
 const claim = (store: Store, subscriberId: number) => store.claim([{ subscriberId, limit: 10, leaseMs: 30_000 }], 'node', Date.now());
 

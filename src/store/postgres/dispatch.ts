@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import { transaction } from './db.ts';
+import { PARK_QUEUED } from './subscribers.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
 // One round trip for the whole claim. For each requested subscriber, the LATERAL subquery descends the partial
@@ -102,12 +103,6 @@ const MARK_SUBSCRIBERS = `
     updated_at = coalesce(m.blocked_at, s.updated_at)
   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m(id, success_at, failure_at, blocked_at)
   WHERE s.id = m.id`;
-
-// The queue of each subscriber blocked by the batch is parked. Only run when one was: with an empty list folded into
-// the statement above, the planner still read every queued delivery (370-475 ms per batch on the bench).
-const PARK_BLOCKED = `
-  UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL
-  WHERE subscriber_id = ANY($1::bigint[]) AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL`;
 
 const RELEASE = `
   UPDATE deliveries SET next_attempt_at = $1, lease_owner = NULL
@@ -243,7 +238,9 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
         ids.map((id) => marks.get(id)!.failureAt),
         ids.map((id) => marks.get(id)!.blockedAt),
       ]);
-      if (blocked.length > 0) await client.query(PARK_BLOCKED, [blocked]);
+      // The queues of subscribers the batch blocked are parked. Only when there are some: folded into MARK_SUBSCRIBERS
+      // with an empty list, the planner still read every queued delivery (370-475 ms per batch on the bench).
+      if (blocked.length > 0) await client.query(PARK_QUEUED, [blocked]);
       return { blocked };
     });
 

@@ -39,10 +39,11 @@ const SET_STATUS = 'UPDATE subscribers SET status = $1, updated_at = $2 WHERE id
 const MARK_DELETED = `
   UPDATE subscribers SET deleted_at = $1, updated_at = $1
   WHERE id = $2 AND organization_id = $3 AND extension_id = $4 AND deleted_at IS NULL`;
-// Parking and un-parking move whole queues in one statement each.
-const PARK_QUEUED = `
+// Parking and un-parking move whole queues in one statement each. Deliveries in flight are left to their attempt.
+// Also used for the subscribers a batch of attempt results blocked.
+export const PARK_QUEUED = `
   UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL
-  WHERE subscriber_id = $1 AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL`;
+  WHERE subscriber_id = ANY($1::bigint[]) AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL`;
 const REQUEUE_PARKED = `
   UPDATE deliveries SET status = 'PENDING', next_attempt_at = $1, run_attempts = 0, run_started_at = NULL
   WHERE subscriber_id = $2 AND status = 'RESYNC'`;
@@ -110,7 +111,7 @@ async function writeSubscriptions(client: pg.PoolClient, id: number, input: Subs
 
 async function applyStatusChange(client: pg.PoolClient, id: number, from: SubscriberStatus, to: SubscriberStatus, now: number) {
   if (to === 'active' && from !== 'active') await client.query(REQUEUE_PARKED, [now, id]);
-  if (to !== 'active' && from === 'active') await client.query(PARK_QUEUED, [id]);
+  if (to !== 'active' && from === 'active') await client.query(PARK_QUEUED, [[id]]);
 }
 
 export function postgresSubscribers(pool: pg.Pool, changed: () => void) {

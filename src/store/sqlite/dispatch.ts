@@ -4,6 +4,7 @@ import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubs
 import type { DispatcherLock } from './dispatcher-lock.ts';
 import type { ActiveLeases, Leases } from './leases.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
+import { PARK_QUEUED } from './subscribers.ts';
 
 /** A claimed row, with what the attempt rows repeat of it and where its body comes from. */
 interface ClaimRow extends ClaimedRow {
@@ -63,9 +64,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   // that delivery's run began — the endpoint is down, not just this event. Its queue is parked as RESYNC.
   const lastSuccess = db.prepare('SELECT last_success_at FROM subscribers WHERE id = ?').pluck();
   const block = db.prepare("UPDATE subscribers SET status = 'blocked', updated_at = ? WHERE id = ? AND status = 'active' AND deleted_at IS NULL");
-  const parkQueued = db.prepare(`
-    UPDATE deliveries INDEXED BY deliveries_due SET status = 'RESYNC', next_attempt_at = NULL
-    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))`);
+  const parkQueued = db.prepare(PARK_QUEUED);
   const makeDue = db.prepare(
     "UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'FAILED')",
   );

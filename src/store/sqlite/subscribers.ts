@@ -5,6 +5,10 @@ import type { Paged, Subscriber, SubscriberInput, SubscriberStatus, Tenant } fro
 import type { DispatchSubscriber, SubscriberQuery } from '../port.ts';
 import { toSubscriber, type SubscriberRow, type SubscriptionRow } from './rows.ts';
 
+/** A subscriber's queue parked (RESYNC), but for the deliveries in flight (a JSON array of ids): deactivation, blocks. */
+export const PARK_QUEUED =
+  "UPDATE deliveries INDEXED BY deliveries_due SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))";
+
 export function sqliteSubscribers(db: Database.Database, leases: Leases, changed: () => void) {
   const insert = db.prepare(`
     INSERT INTO subscribers (organization_id, extension_id, company_id, name, webhook_url, association, custom_headers,
@@ -36,9 +40,7 @@ export function sqliteSubscribers(db: Database.Database, leases: Leases, changed
   );
   // Parking and un-parking move whole queues in one statement each. INDEXED BY: without statistics the planner may
   // otherwise walk every delivery the subscriber ever had (deliveries_by_subscriber_created) to find its queue.
-  const parkQueued = db.prepare(
-    "UPDATE deliveries INDEXED BY deliveries_due SET status = 'RESYNC', next_attempt_at = NULL WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id NOT IN (SELECT value FROM json_each(?))",
-  );
+  const parkQueued = db.prepare(PARK_QUEUED);
   const requeueParked = db.prepare(
     "UPDATE deliveries INDEXED BY deliveries_resync SET status = 'PENDING', next_attempt_at = ?, run_attempts = 0, run_started_at = NULL WHERE subscriber_id = ? AND status = 'RESYNC'",
   );
