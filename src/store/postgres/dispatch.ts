@@ -7,13 +7,20 @@ import { PARK_QUEUED } from './subscribers.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
 // One round trip for the whole claim. For each requested subscriber, the LATERAL subquery descends the partial
-// deliveries_due index once and locks its first max_rows + 1 queued rows in next_attempt_at order, skipping rows
-// another node is leasing this instant. Of those, the first max_rows that are due are claimed (the UPDATE leases them);
-// the earliest of the rest tells when that subscriber's queue next falls due. A second descent per subscriber for that
-// answer cost more than the claim itself when the planner turned it into a bitmap scan of the whole queue (77 of
-// 110 ms on the bench). Each answer row is a claimed delivery (or, for a subscriber with nothing claimed, one row with
-// id NULL) and carries that time: the earlier of the new lease end (if anything was claimed) and the earliest queued
-// delivery not claimed here.
+// deliveries_due index once and locks its first max_rows + 1 unleased queued rows in next_attempt_at order, skipping
+// rows another node is claiming this instant. Of those, the first max_rows that are due are claimed; the earliest of
+// the rest tells when that subscriber's queue next falls due. A second descent per subscriber for that answer cost more
+// than the claim itself when the planner turned it into a bitmap scan of the whole queue (77 of 110 ms on the bench).
+//
+// A lease is lease_owner and lease_until, columns no index holds, so claiming is a HOT update (migration 006). A
+// lease is held while lease_owner is set and lease_until has not passed; a leased row keeps its next_attempt_at, so the
+// head of a busy subscriber's queue is rows it has in flight, which the descent steps over. When the unleased rows ran
+// out before max_rows + 1, the rest of the queue is leased rows (bounded by what the nodes hold in flight and ready):
+// their earliest lease end is when something may fall due again (a crashed node's work, taken over then).
+//
+// Each answer row is a claimed delivery (or, for a subscriber with nothing claimed, one row with id NULL) and carries
+// that time: the earliest of the new lease end (if anything was claimed), the first unleased delivery not claimed and
+// the end of the other leases.
 const CLAIM = `
   WITH requests AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS r(subscriber_id, max_rows, lease_until)
@@ -26,22 +33,32 @@ const CLAIM = `
     CROSS JOIN LATERAL (
       SELECT d.id, d.next_attempt_at FROM deliveries d
       WHERE d.subscriber_id = r.subscriber_id AND d.status IN ('PENDING', 'FAILED')
+        AND (d.lease_owner IS NULL OR d.lease_until <= $4)
       ORDER BY d.next_attempt_at
       LIMIT r.max_rows + 1
       FOR UPDATE SKIP LOCKED
     ) AS head
   ),
   claimed AS (
-    UPDATE deliveries d SET next_attempt_at = r.lease_until, lease_owner = $5
+    UPDATE deliveries d SET lease_owner = $5, lease_until = r.lease_until
     FROM seen s JOIN requests r ON r.subscriber_id = s.subscriber_id
     WHERE d.id = s.id AND s.take
     RETURNING d.id, d.event_seq, d.event_id, d.subscriber_id, d.attempt_count, d.run_attempts, d.run_started_at, d.body
   ),
-  next_due AS MATERIALIZED (
-    SELECT r.subscriber_id,
-      least(CASE WHEN bool_or(s.take) THEN r.lease_until END, min(s.next_attempt_at) FILTER (WHERE NOT s.take)) AS at
+  queues AS MATERIALIZED (
+    SELECT r.subscriber_id, r.lease_until, r.max_rows, count(s.id) AS seen, bool_or(s.take) AS took,
+      min(s.next_attempt_at) FILTER (WHERE NOT s.take) AS next_unleased
     FROM requests r LEFT JOIN seen s ON s.subscriber_id = r.subscriber_id
-    GROUP BY r.subscriber_id, r.lease_until
+    GROUP BY r.subscriber_id, r.lease_until, r.max_rows
+  ),
+  next_due AS (
+    SELECT q.subscriber_id, least(CASE WHEN q.took THEN q.lease_until END, q.next_unleased, held.until) AS at
+    FROM queues q
+    LEFT JOIN LATERAL (
+      SELECT min(d.lease_until) AS until FROM deliveries d
+      WHERE q.seen <= q.max_rows AND d.subscriber_id = q.subscriber_id AND d.status IN ('PENDING', 'FAILED')
+        AND d.lease_owner IS NOT NULL AND d.lease_until > $4
+    ) AS held ON true
   )
   SELECT n.subscriber_id, n.at AS next_due, c.id, c.event_id, c.attempt_count, c.run_attempts, c.run_started_at,
     coalesce(c.body, e.body) AS body
@@ -104,12 +121,18 @@ const MARK_SUBSCRIBERS = `
   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m(id, success_at, failure_at, blocked_at)
   WHERE s.id = m.id`;
 
-const RELEASE = `
-  UPDATE deliveries SET next_attempt_at = $1, lease_owner = NULL
-  WHERE lease_owner = $2 AND status IN ('PENDING', 'FAILED') AND ($3::bigint[] IS NULL OR id = ANY($3))`;
+// A handed-back delivery kept its next_attempt_at, which has passed: it is due again at once. Only lease_owner changes
+// (a HOT update); a stale lease_until means nothing without an owner.
+const RELEASE_ALL = `
+  UPDATE deliveries SET lease_owner = NULL WHERE lease_owner = $1 AND status IN ('PENDING', 'FAILED')`;
+// By id: the primary key finds them (folded into RELEASE_ALL as "$2 IS NULL OR id = ANY($2)", every hand-back read
+// the whole table).
+const RELEASE_SOME = `
+  UPDATE deliveries SET lease_owner = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status IN ('PENDING', 'FAILED')`;
 
 // Skip-scan over the due index: one index descent per subscriber with queued deliveries, O(subscribers · log n),
-// never a read of every queued delivery.
+// never a read of every queued delivery. A leased delivery counts at its own next_attempt_at, which has passed: the
+// claim that follows steps over it and answers when the leases end.
 const DUE = `
   WITH RECURSIVE s(id) AS (
     (SELECT subscriber_id FROM deliveries WHERE status IN ('PENDING', 'FAILED') ORDER BY subscriber_id LIMIT 1)
@@ -251,7 +274,7 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
       if (summary.blocked.length > 0) changed();
       return summary;
     },
-    release: async (owner: string, now: number, ids?: number[]) => (await pool.query(RELEASE, [now, owner, ids ?? null])).rowCount ?? 0,
+    release: async (owner: string, ids?: number[]) => (await pool.query(ids ? RELEASE_SOME : RELEASE_ALL, ids ? [owner, ids] : [owner])).rowCount ?? 0,
     due: async () => (await pool.query<DueSubscriber>(DUE)).rows,
     queueDepth: async () => (await pool.query<{ n: number }>(QUEUE_DEPTH)).rows[0]!.n,
   };

@@ -146,7 +146,7 @@ class PostgresStore implements Store {
 
   claim: Store['claim'] = (requests, owner, now) => this.dispatch.claim(requests, owner, now);
   recordAttempts: Store['recordAttempts'] = (results, owner) => this.dispatch.record(results, owner);
-  releaseLeases: Store['releaseLeases'] = (owner, now, ids) => this.dispatch.release(owner, now, ids);
+  releaseLeases: Store['releaseLeases'] = (owner, _now, ids) => this.dispatch.release(owner, ids);
   dueSubscribers: Store['dueSubscribers'] = () => this.dispatch.due();
   queueDepth: Store['queueDepth'] = () => this.dispatch.queueDepth();
 
