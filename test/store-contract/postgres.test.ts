@@ -155,6 +155,14 @@ function concurrency() {
     expect(new Set(leased).size).toBe(300);
   });
 
+  it('runs without JIT compilation on every connection of its pool', async () => {
+    const [store] = (await processes(1)) as [Store];
+    const pool = (store as unknown as { pool: pg.Pool }).pool;
+    // Several connections at once, so that more than the first one is checked.
+    const settings = await Promise.all(Array.from({ length: 4 }, () => pool.query<{ jit: string }>('SHOW jit')));
+    expect(settings.map((r) => r.rows[0]!.jit)).toEqual(['off', 'off', 'off', 'off']);
+  });
+
   it('leases and hands back deliveries without a new index entry: claims are HOT updates', async () => {
     const [store] = (await processes(1)) as [Store];
     const schema = `processes_${schemas}`;

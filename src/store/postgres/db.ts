@@ -25,6 +25,12 @@ export function createPool(url: string, poolSize: number): pg.Pool {
   // An idle connection dropped by the server (restart, failover) is reported here; without a listener Node would crash.
   // The pool has already discarded it and the next query opens a fresh one.
   pool.on('error', () => {});
+  // No JIT compilation: on a table of a million deliveries the planner's cost estimate of a claim passes
+  // jit_above_cost, and compiling its expressions took 35–50 ms of a claim that runs in 8 ms without (docs/postgres.md).
+  // hookd's statements are short; none gains from JIT. Queued before the connection's first statement.
+  pool.on('connect', (client) => {
+    client.query('SET jit = off').catch(() => {});
+  });
   return pool;
 }
 

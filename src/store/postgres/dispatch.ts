@@ -51,7 +51,7 @@ const CLAIM = `
     FROM requests r LEFT JOIN seen s ON s.subscriber_id = r.subscriber_id
     GROUP BY r.subscriber_id, r.lease_until, r.max_rows
   ),
-  next_due AS (
+  next_due AS MATERIALIZED (
     SELECT q.subscriber_id, least(CASE WHEN q.took THEN q.lease_until END, q.next_unleased, held.until) AS at
     FROM queues q
     LEFT JOIN LATERAL (
