@@ -53,23 +53,6 @@ describe('ThreadedSender', () => {
     }
   });
 
-  it('sends what a signing context is reused for to the URL each request names, before and after a new thread', async () => {
-    receiver.on('/a', () => ({ status: 200 }));
-    receiver.on('/b', () => ({ status: 201 }));
-    const shared = request(receiver.url('/a')).signing;
-    const to = (path: string, n: number, timeoutMs = 5000) => ({ ...request(receiver.url(path), n, timeoutMs), signing: shared });
-    // One batch: the same context with two URLs and two time-outs.
-    const first = await Promise.all([sender.deliver(to('/a', 0)), sender.deliver(to('/b', 1)), sender.deliver(to('/a', 2, 4000))]);
-    expect(first.map((r) => r.responseCode)).toEqual([200, 201, 200]);
-    await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    // The new thread knows no routes: they cross again.
-    const second = await Promise.all([sender.deliver(to('/b', 3)), sender.deliver(to('/a', 4))]);
-    expect(second.map((r) => r.responseCode)).toEqual([201, 200]);
-    expect(receiver.requests.map((r) => `${r.path}:${r.headers['webhook-id']}`).sort()).toEqual(
-      ['/a:evt_thread_0', '/b:evt_thread_1', '/a:evt_thread_2', '/b:evt_thread_3', '/a:evt_thread_4'].sort(),
-    );
-  });
-
   it('reports a time-out and a refused connection as results', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const [hung, refused] = await Promise.all([
