@@ -155,6 +155,19 @@ function concurrency() {
     expect(new Set(leased).size).toBe(300);
   });
 
+  it("takes over a lease of a node from before migration 006 (no lease_until) when its next_attempt_at passes", async () => {
+    const [store] = (await processes(1)) as [Store];
+    const s = await subscriber(store);
+    await store.publish(TENANT, [event([s.id])], T0);
+    // How an old node leased: next_attempt_at pushed to the lease end, lease_until unknown to it.
+    await testDb!.query(`UPDATE processes_${schemas}.deliveries SET lease_owner = 'old-node', next_attempt_at = $1`, [T0 + 1000]);
+    const early = await store.claim([{ subscriberId: s.id, limit: 5, leaseMs: 60_000 }], 'new-node', T0 + 500);
+    expect(early.deliveries).toEqual([]);
+    expect(early.nextDue.get(s.id)).toBe(T0 + 1000);
+    const late = await store.claim([{ subscriberId: s.id, limit: 5, leaseMs: 60_000 }], 'new-node', T0 + 1001);
+    expect(late.deliveries).toHaveLength(1);
+  });
+
   it('runs without JIT compilation on every connection of its pool', async () => {
     const [store] = (await processes(1)) as [Store];
     const pool = (store as unknown as { pool: pg.Pool }).pool;

@@ -16,7 +16,9 @@ import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 // lease is held while lease_owner is set and lease_until has not passed; a leased row keeps its next_attempt_at, so the
 // head of a busy subscriber's queue is rows it has in flight, which the descent steps over. When the unleased rows ran
 // out before max_rows + 1, the rest of the queue is leased rows (bounded by what the nodes hold in flight and ready):
-// their earliest lease end is when something may fall due again (a crashed node's work, taken over then).
+// their earliest lease end is when something may fall due again (a crashed node's work, taken over then). A lease
+// without lease_until was taken by a node from before migration 006, which pushed next_attempt_at to the lease end
+// instead: it ends then.
 //
 // Each answer row is a claimed delivery (or, for a subscriber with nothing claimed, one row with id NULL) and carries
 // that time: the earliest of the new lease end (if anything was claimed), the first unleased delivery not claimed and
@@ -33,7 +35,7 @@ const CLAIM = `
     CROSS JOIN LATERAL (
       SELECT d.id, d.next_attempt_at FROM deliveries d
       WHERE d.subscriber_id = r.subscriber_id AND d.status IN ('PENDING', 'FAILED')
-        AND (d.lease_owner IS NULL OR d.lease_until <= $4)
+        AND (d.lease_owner IS NULL OR coalesce(d.lease_until, d.next_attempt_at) <= $4)
       ORDER BY d.next_attempt_at
       LIMIT r.max_rows + 1
       FOR UPDATE SKIP LOCKED
@@ -55,9 +57,9 @@ const CLAIM = `
     SELECT q.subscriber_id, least(CASE WHEN q.took THEN q.lease_until END, q.next_unleased, held.until) AS at
     FROM queues q
     LEFT JOIN LATERAL (
-      SELECT min(d.lease_until) AS until FROM deliveries d
+      SELECT min(coalesce(d.lease_until, d.next_attempt_at)) AS until FROM deliveries d
       WHERE q.seen <= q.max_rows AND d.subscriber_id = q.subscriber_id AND d.status IN ('PENDING', 'FAILED')
-        AND d.lease_owner IS NOT NULL AND d.lease_until > $4
+        AND d.lease_owner IS NOT NULL AND coalesce(d.lease_until, d.next_attempt_at) > $4
     ) AS held ON true
   )
   SELECT n.subscriber_id, n.at AS next_due, c.id, c.event_id, c.attempt_count, c.run_attempts, c.run_started_at,
