@@ -92,6 +92,12 @@ export class Dispatcher {
   private readonly inFlight = new Map<number, number>();
   /** subscriber id → answers received but not yet written (kept with `boundUnwritten`). */
   private readonly unwritten = new Map<number, number>();
+  /**
+   * Deliveries this dispatcher holds: claimed and waiting in `ready`, in flight, or answered with the result not yet
+   * written. A claim can hand one of them out again when its lease ran out meanwhile (a store outage longer than the
+   * lease, with its result held back): it is not sent a second time, and the result still to be written finishes it.
+   */
+  private readonly held = new Set<number>();
   /** subscriber id → no new claims before this time (epoch ms), after a 429/502/503/504. */
   private readonly pausedUntil = new Map<number, number>();
   private readonly subscribers = new Map<number, CachedSubscriber>();
@@ -302,6 +308,8 @@ export class Dispatcher {
         // its result: started within half the margin, so the other half is left for the batched write.
         const sendBy = now + this.options.leaseMarginMs / 2;
         for (const delivery of result.deliveries) {
+          if (this.held.has(delivery.id)) continue;
+          this.held.add(delivery.id);
           let queue = this.ready.get(delivery.subscriberId);
           if (!queue) this.ready.set(delivery.subscriberId, (queue = []));
           queue.push({ delivery, sendBy });
@@ -472,6 +480,8 @@ export class Dispatcher {
   }
 
   private async handBack(late: ClaimedDelivery[]): Promise<void> {
+    // Still held while the hand-back runs: a claim meanwhile may lease them to this node afresh (their old leases ran
+    // out), and the hand-back then releases that lease too; sent from that claim, they would be sent again after it.
     try {
       await this.store.releaseLeases(this.nodeId, Date.now(), late.map((d) => d.id));
       this.wake(new Set(late.map((d) => d.subscriberId)));
@@ -479,6 +489,8 @@ export class Dispatcher {
       // Their leases run out instead, and they fall due again then.
       this.log.warn({ err, deliveries: late.length }, 'dispatcher: could not hand back late deliveries; their leases will expire');
       for (const d of late) this.dueNoLaterThan(d.subscriberId, Date.now() + this.options.leaseMarginMs);
+    } finally {
+      for (const d of late) this.held.delete(d.id);
     }
   }
 
@@ -548,6 +560,7 @@ export class Dispatcher {
   }
 
   private written(batch: AttemptResult[]): void {
+    for (const r of batch) this.held.delete(r.deliveryId);
     if (!this.options.boundUnwritten) return;
     for (const r of batch) {
       const left = (this.unwritten.get(r.subscriberId) ?? 1) - 1;
