@@ -168,12 +168,19 @@ function concurrency() {
     expect(late.deliveries).toHaveLength(1);
   });
 
-  it('runs without JIT compilation on every connection of its pool', async () => {
-    const [store] = (await processes(1)) as [Store];
-    const pool = (store as unknown as { pool: pg.Pool }).pool;
-    // Several connections at once, so that more than the first one is checked.
-    const settings = await Promise.all(Array.from({ length: 4 }, () => pool.query<{ jit: string }>('SHOW jit')));
-    expect(settings.map((r) => r.rows[0]!.jit)).toEqual(['off', 'off', 'off', 'off']);
+  it('runs without JIT compilation on every connection of its pool, whether or not its URL gives options', async () => {
+    // processOn's URL gives options (the schema's search_path), which must still apply; the plain URL gives none.
+    const [withOptions] = (await processes(1)) as [Store];
+    const plain = await openPostgresStore(databaseUrl, { poolSize: 4 });
+    stores.push(plain);
+    for (const store of [withOptions, plain]) {
+      const pool = (store as unknown as { pool: pg.Pool }).pool;
+      // Several connections at once, so that more than the first one is checked.
+      const settings = await Promise.all(Array.from({ length: 4 }, () => pool.query<{ jit: string }>('SHOW jit')));
+      expect(settings.map((r) => r.rows[0]!.jit)).toEqual(['off', 'off', 'off', 'off']);
+    }
+    const path = await (withOptions as unknown as { pool: pg.Pool }).pool.query<{ search_path: string }>('SHOW search_path');
+    expect(path.rows[0]!.search_path).toBe(`processes_${schemas}`);
   });
 
   it('leases and hands back deliveries without a new index entry: claims are HOT updates', async () => {

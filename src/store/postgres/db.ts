@@ -12,9 +12,30 @@ const types = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/**
+ * No JIT compilation on hookd's connections: on a table of a million deliveries the planner's cost estimate of a claim
+ * passes jit_above_cost, and compiling its expressions took 35–50 ms of a claim that runs in 8 ms without
+ * (docs/postgres.md); hookd's statements are short and none gains from JIT. Set at connection start (the `options`
+ * startup parameter), added to any `options` the URL gives, which pg would otherwise let override it.
+ */
+function withoutJit(url: string): { connectionString: string; options: string } {
+  const NO_JIT = '-c jit=off';
+  if (!/[?&]options=/.test(url)) return { connectionString: url, options: NO_JIT };
+  // URL cannot parse every libpq URL (postgres://user@/db?host=/socket/dir); pg can, and then its options win.
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, options: NO_JIT };
+  }
+  const given = parsed.searchParams.get('options') ?? '';
+  parsed.searchParams.delete('options');
+  return { connectionString: parsed.toString(), options: `${given} ${NO_JIT}`.trim() };
+}
+
 export function createPool(url: string, poolSize: number): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: url,
+    ...withoutJit(url),
     max: poolSize,
     types,
     // A database that does not answer fails the call after 5 s instead of queueing it forever.
@@ -25,12 +46,6 @@ export function createPool(url: string, poolSize: number): pg.Pool {
   // An idle connection dropped by the server (restart, failover) is reported here; without a listener Node would crash.
   // The pool has already discarded it and the next query opens a fresh one.
   pool.on('error', () => {});
-  // No JIT compilation: on a table of a million deliveries the planner's cost estimate of a claim passes
-  // jit_above_cost, and compiling its expressions took 35–50 ms of a claim that runs in 8 ms without (docs/postgres.md).
-  // hookd's statements are short; none gains from JIT. Queued before the connection's first statement.
-  pool.on('connect', (client) => {
-    client.query('SET jit = off').catch(() => {});
-  });
   return pool;
 }
 
