@@ -14,7 +14,7 @@ const types = {
 
 /**
  * No JIT compilation on hookd's connections: on a table of a million deliveries the planner's cost estimate of a claim
- * passes jit_above_cost, and compiling its expressions took 35–50 ms of a claim that runs in 8 ms without
+ * passes jit_above_cost, and compiling its expressions took 35–50 ms of a claim that runs in 6–10 ms without
  * (docs/postgres.md); hookd's statements are short and none gains from JIT. Set at connection start (the `options`
  * startup parameter), added to any `options` the URL gives, which pg would otherwise let override it.
  */
