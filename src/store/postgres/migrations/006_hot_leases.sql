@@ -5,5 +5,5 @@
 -- fillfactor leaves room on each page for those updated versions (a HOT update must stay on its page).
 ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;
 ALTER TABLE deliveries SET (fillfactor = 80);
--- Leases taken before this migration ended at next_attempt_at.
-UPDATE deliveries SET lease_until = next_attempt_at WHERE lease_owner IS NOT NULL;
+-- Leases taken before this migration (no lease_until) end at next_attempt_at, as they did: the claim reads
+-- coalesce(lease_until, next_attempt_at), which also covers a node of the old version still running.
