@@ -1,5 +1,7 @@
 // SQLite only: publishes that reach the store in one turn of the event loop share one transaction (one fsync), and one
-// that fails inside the group is rolled back and rejected alone. A real database file, migrated by the store.
+// that fails inside the group is rolled back and rejected alone; with the WAL synced off the thread, a publish is
+// answered only after its fsync, and publishes that come while it runs commit together after it. A real database file,
+// migrated by the store.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -8,15 +10,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewEvent, Tenant } from '../../src/domain/types.ts';
 import { sqliteEvents } from '../../src/store/sqlite/events.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { WalSync } from '../../src/store/sqlite/wal-sync.ts';
 
 const TENANT: Tenant = { organizationId: 'org_group', extensionId: 'ext_group' };
 let dir: string;
+let file: string;
 let db: Database.Database;
 let events: ReturnType<typeof sqliteEvents>;
 
 beforeEach(async () => {
   dir = mkdtempSync(tmpdir() + sep + 'hookd-group-');
-  const file = join(dir, 'hookd.db');
+  file = join(dir, 'hookd.db');
   await openSqliteStore(file).close(); // creates and migrates the file
   db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -74,5 +78,88 @@ describe('SQLite group commit of publishes', () => {
     expect(first![0]).toMatchObject({ event_id: 'evt_key_1', duplicate: false });
     expect(second![0]).toMatchObject({ event_id: 'evt_key_1', duplicate: true });
     expect(events.stats.commits).toBe(1);
+  });
+});
+
+/** A real fsync of the WAL that starts only when the test opens the gate (or fails, when told to). */
+class GatedWalSync extends WalSync {
+  calls = 0;
+  private opened = false;
+  private waiting: (() => void)[] = [];
+  failNext: Error | undefined;
+
+  override async sync(): Promise<void> {
+    this.calls++;
+    if (!this.opened) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
+    return super.sync();
+  }
+
+  open(): void {
+    this.opened = true;
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+const settled = async (p: Promise<unknown>): Promise<boolean> => {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  await turn();
+  return done;
+};
+
+describe('SQLite group commit with the WAL synced off the thread', () => {
+  let wal: GatedWalSync;
+  beforeEach(() => {
+    wal = new GatedWalSync(`${file}-wal`);
+    events = sqliteEvents(db, wal);
+  });
+  afterEach(() => wal.close());
+
+  it('answers a publish only once the WAL is synced, with the row committed before and FULL restored after', async () => {
+    const publishing = events.publish(TENANT, [event('evt_synced')], Date.now());
+    await turn();
+    expect(events.stats.commits).toBe(1);
+    expect(stored()).toEqual(['evt_synced']); // committed (another connection would see it) but not yet on disk
+    expect(await settled(publishing)).toBe(false);
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL for every other write on the connection
+    wal.open();
+    expect((await publishing)[0]).toMatchObject({ event_id: 'evt_synced', duplicate: false });
+    expect(wal.calls).toBe(1);
+  });
+
+  it('commits the publishes that came while a sync ran together, after it', async () => {
+    const first = events.publish(TENANT, [event('evt_first')], Date.now());
+    await turn();
+    const later = [];
+    for (let i = 0; i < 3; i++) {
+      later.push(events.publish(TENANT, [event(`evt_later_${i}`)], Date.now()));
+      await turn(); // separate turns: without the wait they would be three commits
+    }
+    expect(events.stats).toEqual({ commits: 1, publishes: 1 });
+    wal.open();
+    await Promise.all([first, ...later]);
+    expect(events.stats).toEqual({ commits: 2, publishes: 4 });
+    expect(wal.calls).toBe(2);
+    expect(stored()).toEqual(['evt_first', 'evt_later_0', 'evt_later_1', 'evt_later_2']);
+  });
+
+  it('rejects the publishes of a group whose sync failed, and goes on with the next', async () => {
+    wal.failNext = new Error('EIO: i/o error, fsync');
+    wal.open();
+    await expect(events.publish(TENANT, [event('evt_unsynced')], Date.now())).rejects.toThrow('EIO');
+    await expect(events.publish(TENANT, [event('evt_next')], Date.now())).resolves.toMatchObject([{ event_id: 'evt_next' }]);
+  });
+
+  it('flush commits what waits and returns once it is on disk', async () => {
+    const publishing = events.publish(TENANT, [event('evt_flushed')], Date.now());
+    const flushing = events.flush();
+    wal.open();
+    await flushing;
+    expect(await settled(publishing)).toBe(true);
+    expect(stored()).toEqual(['evt_flushed']);
   });
 });

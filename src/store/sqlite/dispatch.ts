@@ -5,6 +5,7 @@ import type { DispatcherLock } from './dispatcher-lock.ts';
 import type { ActiveLeases, Leases } from './leases.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 import { PARK_QUEUED } from './subscribers.ts';
+import { withoutFsync } from './wal-sync.ts';
 
 /** A claimed row, with what the attempt rows repeat of it and where its body comes from. */
 interface ClaimRow extends ClaimedRow {
@@ -192,22 +193,13 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
     return { blocked };
   });
 
-  // Attempt results need no fsync of their own: losing them to a power cut only means a delivery is sent again
-  // (at-least-once), and the next durable commit (a publish) syncs the WAL frames before it anyway.
-  // A process crash loses nothing either way: committed WAL frames are in the OS's page cache.
-  const relaxed = <T>(run: () => T): T => {
-    db.pragma('synchronous = NORMAL');
-    try {
-      return run();
-    } finally {
-      db.pragma('synchronous = FULL');
-    }
-  };
-
   return {
     claim,
     record: (results: AttemptResult[], owner: string): RecordSummary => {
-      const summary = relaxed(() => record.immediate(results, owner));
+      // Attempt results need no fsync of their own: losing them to a power cut only means a delivery is sent again
+      // (at-least-once), and the next publish's sync of the WAL makes them durable too. A process crash loses nothing
+      // either way: committed WAL frames are in the OS's page cache.
+      const summary = withoutFsync(db, () => record.immediate(results, owner));
       if (summary.blocked.length > 0) changed();
       return summary;
     },

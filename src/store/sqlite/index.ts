@@ -14,6 +14,7 @@ import { sqliteLifecycle } from './lifecycle.ts';
 import { migrateSqlite } from './migrate.ts';
 import { sqliteReports } from './reports.ts';
 import { sqliteSubscribers } from './subscribers.ts';
+import { WalSync } from './wal-sync.ts';
 
 export function sqlitePath(databaseUrl: string): string {
   return databaseUrl.replace(/^sqlite:(\/\/)?/, '');
@@ -31,7 +32,8 @@ export function openSqliteStore(path: string): Store {
   // read back through the OS for every claim.
   db.pragma('cache_size = -8192');
   migrateSqlite(db);
-  return new SqliteStore(db, path === ':memory:' ? undefined : new Checkpointer(db, path));
+  if (path === ':memory:') return new SqliteStore(db);
+  return new SqliteStore(db, new Checkpointer(db, path), new WalSync(`${path}-wal`));
 }
 
 class SqliteStore implements Store {
@@ -50,10 +52,11 @@ class SqliteStore implements Store {
   constructor(
     private readonly db: Database.Database,
     private readonly checkpointer?: Checkpointer,
+    walSync?: WalSync,
   ) {
     this.lock = new DispatcherLock(db);
     this.subscribers = sqliteSubscribers(db, this.leases, () => this.listeners.forEach((l) => l()));
-    this.events = sqliteEvents(db);
+    this.events = sqliteEvents(db, walSync);
     this.deliveries = sqliteDeliveries(db, this.leases);
     this.dispatch = sqliteDispatch(db, this.leases, this.lock, () => this.listeners.forEach((l) => l()));
     this.lifecycle = sqliteLifecycle(db, this.leases);
@@ -68,7 +71,7 @@ class SqliteStore implements Store {
     this.db.prepare('SELECT 1').get();
   }
   async close() {
-    this.events.flush();
+    await this.events.flush();
     this.lock.release();
     // The checkpointer's connection closes first, so this one is the last and folds the WAL into the file.
     await this.checkpointer?.close();
