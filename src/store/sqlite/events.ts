@@ -65,15 +65,15 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync) {
   );
 
   // Group commit: the publishes waiting when a commit starts share one transaction, so one write of each page they
-  // touch and one fsync. Each publish runs in its own savepoint (a nested better-sqlite3 transaction): one that fails is
-  // rolled back and rejected alone. A commit writes its pages to the WAL without an fsync, and the fsync runs in the
+  // touch and one sync. Each publish runs in its own savepoint (a nested better-sqlite3 transaction): one that fails is
+  // rolled back and rejected alone. A commit writes its pages to the WAL without syncing, and the sync runs in the
   // thread pool (wal-sync.ts); publishes are answered when it is done, and those that arrive meanwhile wait for it and
-  // then commit together. Single-event publishes had cost ~0.6 ms of this thread each (each commit writes every page it
-  // touches, about 20 for an event with ten deliveries, and then waited for its fsync), one in a batch of 500 ~0.1 ms;
-  // at ~460 publishes a second that was 40 % of the thread and publish→receipt p99 went past 50 ms.
+  // then commit together. A single-event publish had held this thread ~0.6 ms (each commit writes every page it
+  // touches, about 20 for an event with ten deliveries, then waited for its sync), one in a batch of 500 ~0.1 ms; at
+  // ~460 publishes a second, commits were 43 % of this thread's wall time, most of it waiting for the disk.
   let queued: QueuedPublish[] = [];
   let scheduled = false;
-  /** The fsync of the last group, while it runs. */
+  /** The sync of the last group's commit, while it runs. */
   let syncing: Promise<void> | undefined;
   const stats = { commits: 0, publishes: 0 };
   const commitGroup = db.transaction((group: QueuedPublish[]) =>

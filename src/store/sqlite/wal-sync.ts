@@ -1,11 +1,11 @@
 // Makes committed WAL frames durable from libuv's thread pool instead of inside the commit. A publish commits with
-// synchronous=NORMAL (its frames reach the OS, no fsync), then waits for an fsync of the WAL file before it is
+// synchronous=NORMAL (its frames reach the OS, no sync), then waits for an fdatasync of the WAL file before it is
 // acknowledged, so a 202 still means "on disk" while the main thread goes on routing, claiming and recording.
 //
-// As safe as synchronous=FULL for what is acknowledged: Linux's fsync flushes every dirty page of the file, whichever
-// descriptor wrote it, and frames leave the WAL only after a checkpoint has copied them into the database file and
-// synced it. A power cut before the fsync loses only commits that were not acknowledged (the WAL stays consistent
-// under NORMAL).
+// As safe as synchronous=FULL for what is acknowledged: fdatasync is the call SQLite itself makes there; on Linux it
+// flushes every dirty page of the file, whichever descriptor wrote it; and frames leave the WAL only after a checkpoint
+// has copied them into the database file and synced it. A power cut before the sync loses only commits that were not
+// acknowledged (the WAL stays consistent under NORMAL).
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
