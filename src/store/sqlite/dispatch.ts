@@ -26,19 +26,24 @@ function latest(marks: Map<number, number>, subscriberId: number, at: number): v
   if ((marks.get(subscriberId) ?? -Infinity) < at) marks.set(subscriberId, at);
 }
 
-export function sqliteDispatch(db: Database.Database, leases: Leases, lock: DispatcherLock, changed: () => void) {
-  // The head of one subscriber's queue, from the partial "due" index alone (it covers id and next_attempt_at).
-  const queueHead = db.prepare(`
-    SELECT id, next_attempt_at AS at FROM deliveries
-    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at, id LIMIT ?`);
-  // The queue past a place in it, and how many queued rows lie up to that place (counted in the index, not read).
-  const queueAfter = db.prepare(`
-    SELECT id, next_attempt_at AS at FROM deliveries
+/**
+ * How a claim reads a subscriber's queue, from the partial "due" index alone (it covers status, id and
+ * next_attempt_at, in queue order: migration 007), never from the table: the head of the queue, the queue past a
+ * place in it, and how many queued rows lie up to that place.
+ */
+export const QUEUE_READS = {
+  head: `SELECT id, next_attempt_at AS at FROM deliveries
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at, id LIMIT ?`,
+  after: `SELECT id, next_attempt_at AS at FROM deliveries
     WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) > (?, ?)
-    ORDER BY next_attempt_at, id LIMIT ?`);
-  const queuedUpTo = db
-    .prepare(`SELECT count(*) FROM deliveries WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) <= (?, ?)`)
-    .pluck();
+    ORDER BY next_attempt_at, id LIMIT ?`,
+  upTo: `SELECT count(*) FROM deliveries WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) <= (?, ?)`,
+};
+
+export function sqliteDispatch(db: Database.Database, leases: Leases, lock: DispatcherLock, changed: () => void) {
+  const queueHead = db.prepare(QUEUE_READS.head);
+  const queueAfter = db.prepare(QUEUE_READS.after);
+  const queuedUpTo = db.prepare(QUEUE_READS.upTo).pluck();
   const claimedRow = db.prepare(
     `SELECT id, organization_id, extension_id, company_id, event_slug, event_seq, event_id, subscriber_id, attempt_count,
       run_attempts, run_started_at, body FROM deliveries WHERE id = ?`,
