@@ -5,7 +5,9 @@
 // As safe as synchronous=FULL for what is acknowledged: fdatasync is the call SQLite itself makes there; on Linux it
 // flushes every dirty page of the file, whichever descriptor wrote it; and frames leave the WAL only after a checkpoint
 // has copied them into the database file and synced it. A power cut before the sync loses only commits that were not
-// acknowledged (the WAL stays consistent under NORMAL).
+// acknowledged (the WAL stays consistent under NORMAL). Within that millisecond a claim can already send a delivery of
+// such a commit; after a power cut there the publisher, never answered, publishes again and the subscriber gets the
+// payload a second time under a new event id: at-least-once, as for any publish whose answer was lost.
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
