@@ -154,12 +154,15 @@ describe('SQLite group commit with the WAL synced off the thread', () => {
     await expect(events.publish(TENANT, [event('evt_next')], Date.now())).resolves.toMatchObject([{ event_id: 'evt_next' }]);
   });
 
-  it('flush commits what waits and returns once it is on disk', async () => {
-    const publishing = events.publish(TENANT, [event('evt_flushed')], Date.now());
+  it('flush commits what waits and returns once it is on disk, its publish answered', async () => {
+    let answered = false;
+    const publishing = events.publish(TENANT, [event('evt_flushed')], Date.now()).then(() => (answered = true));
     const flushing = events.flush();
+    expect(await settled(flushing)).toBe(false); // committed, and waiting for the sync
+    expect(stored()).toEqual(['evt_flushed']);
     wal.open();
     await flushing;
-    expect(await settled(publishing)).toBe(true);
-    expect(stored()).toEqual(['evt_flushed']);
+    expect(answered).toBe(true);
+    await publishing;
   });
 });
