@@ -10,4 +10,4 @@ export interface DriverOptions {
 export type DriverMessage =
   | { type: 'running' }
   | { type: 'error'; message: string }
-  | { type: 'finished'; first_sent_at: number; peak_rss_mb: number };
+  | { type: 'finished'; first_sent_at: number; peak_rss_mb: number; cpu_s: number };

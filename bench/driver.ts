@@ -1,11 +1,12 @@
 // A sending run (ceiling or BullMQ) in its own process, so that its peak RSS is its own. Started by runs.ts with
 // the run's options as JSON in argv[2]; tells the bench when it fails, and on "finish" closes everything, reports
-// its first send time and peak RSS, and exits.
+// its first send time, peak RSS and CPU time, and exits.
 import { runBullmq } from './bullmq.ts';
 import { runCeiling, type SendingRun } from './ceiling.ts';
 import type { DriverMessage, DriverOptions } from './driver-protocol.ts';
-import { peakRssMb } from './stats.ts';
+import { cpuSeconds, peakRssMb } from './stats.ts';
 
+const cpuAtStart = cpuSeconds(process.pid);
 const options = JSON.parse(process.argv[2]!) as DriverOptions;
 const send = (message: DriverMessage): void => void process.send!(message);
 const fail = (err: unknown): void => {
@@ -22,9 +23,10 @@ try {
     if (message.type !== 'finish') return;
     void (async () => {
       const peak = peakRssMb();
+      const cpu = cpuSeconds(process.pid);
       const firstSentAt = await run.firstSentAt;
       await run.close();
-      send({ type: 'finished', first_sent_at: firstSentAt, peak_rss_mb: peak });
+      send({ type: 'finished', first_sent_at: firstSentAt, peak_rss_mb: peak, cpu_s: cpu - cpuAtStart });
       process.disconnect();
     })().catch(fail);
   });

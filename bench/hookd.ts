@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { REPO_ROOT, stopChild } from './child.ts';
-import { childrenPeakRssMb, peakRssMb } from './stats.ts';
+import { childrenPeakRssMb, cpuSeconds, peakRssMb } from './stats.ts';
 import { groups, now, payloadOf, slugOf, type Workload } from './workload.ts';
 
 const BIN = join(REPO_ROOT, 'bin', 'hookd.js');
@@ -40,6 +40,8 @@ export interface Hookd {
   /** Rejects if the process exits before stop() is called. */
   exited: Promise<never>;
   peakRssMb(): number;
+  /** CPU time hookd's process has used so far (every thread), seconds. */
+  cpuSeconds(): number;
   /** Peak RSS of hookd's live child processes (the condition sandbox, once a filter made hookd start it). */
   childrenPeakRssMb(): number;
   stop(): Promise<void>;
@@ -132,6 +134,7 @@ export async function startHookd(options: HookdOptions, timeoutMs = 30_000): Pro
     servingAt,
     exited,
     peakRssMb: () => peakRssMb(pid),
+    cpuSeconds: () => cpuSeconds(pid),
     childrenPeakRssMb: () => childrenPeakRssMb(pid),
     stop: () => {
       stopping = true;

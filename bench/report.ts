@@ -24,11 +24,13 @@ export interface JsonResult {
   peak_rss_mb: number;
   ratio_to_ceiling: number | null;
   ratio_to_bullmq: number | null;
+  /** The sending side's CPU time per delivery (Measured.cpu_us_per_delivery); null when not measured. */
+  cpu_us_per_delivery: number | null;
 }
 
 const rate = (o: Outcome | undefined): number | undefined => (o && 'measured' in o ? o.measured.deliveries_per_s : undefined);
 
-/** The JSON form of every run: measured → the six figures (a ratio is null when its reference did not run). */
+/** The JSON form of every run: measured → its figures (a ratio is null when its reference did not run). */
 export function jsonResults(outcomes: Map<RunName, Outcome>): Record<string, JsonResult | { skipped: string } | { failed: string }> {
   const ceiling = rate(outcomes.get('ceiling'));
   const bullmq = rate(outcomes.get('bullmq'));
@@ -46,6 +48,7 @@ export function jsonResults(outcomes: Map<RunName, Outcome>): Record<string, Jso
       peak_rss_mb: round(m.peak_rss_mb, 1),
       ratio_to_ceiling: ceiling ? round(m.deliveries_per_s / ceiling, 3) : null,
       ratio_to_bullmq: bullmq ? round(m.deliveries_per_s / bullmq, 3) : null,
+      cpu_us_per_delivery: m.cpu_us_per_delivery === undefined || Number.isNaN(m.cpu_us_per_delivery) ? null : round(m.cpu_us_per_delivery, 1),
     };
   }
   return results;
@@ -53,14 +56,14 @@ export function jsonResults(outcomes: Map<RunName, Outcome>): Record<string, Jso
 
 export function table(outcomes: Map<RunName, Outcome>): string {
   const results = jsonResults(outcomes);
-  const header = ['run', 'deliveries/s', 'p50 ms', 'p99 ms', 'peak RSS MB', '÷ ceiling', '÷ BullMQ'];
+  const header = ['run', 'deliveries/s', 'p50 ms', 'p99 ms', 'peak RSS MB', '÷ ceiling', '÷ BullMQ', 'CPU µs/delivery'];
   const rows: string[][] = [];
   for (const [name, r] of Object.entries(results)) {
     if ('skipped' in r) rows.push([name, `skipped: ${r.skipped}`]);
     else if ('failed' in r) rows.push([name, `FAILED: ${r.failed.split('\n')[0]!}`]);
     else {
       const ratio = (x: number | null) => (x === null ? '–' : x.toFixed(2));
-      rows.push([name, fmt(r.deliveries_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), fmt(r.peak_rss_mb, 0), ratio(r.ratio_to_ceiling), ratio(r.ratio_to_bullmq)]);
+      rows.push([name, fmt(r.deliveries_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), fmt(r.peak_rss_mb, 0), ratio(r.ratio_to_ceiling), ratio(r.ratio_to_bullmq), r.cpu_us_per_delivery === null ? '–' : fmt(r.cpu_us_per_delivery, 0)]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length > 2).map((r) => r[i]!.length)));

@@ -22,6 +22,11 @@ export interface Measured {
   receiver: ReceiverStats;
   /** hookd's child processes (its condition sandbox), when it had any: not in peak_rss_mb. */
   children_peak_rss_mb?: number;
+  /**
+   * CPU time of the sending side's process (every thread) per delivery, µs: hookd's, or the ceiling's or BullMQ's
+   * driver (without Redis). Not measured for several hookd processes.
+   */
+  cpu_us_per_delivery?: number;
 }
 
 export interface RunSettings {
@@ -70,7 +75,7 @@ export async function sendingRun(kind: DriverOptions['kind'], w: Workload, recei
     child.send({ type: 'finish' });
     const result = await Promise.race([done, failure]);
     finished = true;
-    return measured(await receiver.stats(), w.deliveries, result.first_sent_at, result.peak_rss_mb, kind);
+    return { ...measured(await receiver.stats(), w.deliveries, result.first_sent_at, result.peak_rss_mb, kind), cpu_us_per_delivery: (result.cpu_s * 1e6) / w.deliveries };
   } finally {
     if (!finished) child.kill('SIGKILL');
   }
@@ -145,11 +150,13 @@ export function hookdRun(label: string, w: Workload, receiver: ReceiverHandle, s
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
     const api = await setUp(hookd, w, receiver, settings, options.filter);
     await receiver.reset();
+    const cpuAtStart = hookd.cpuSeconds();
     const published = await publishAndReceive(api, w, receiver, settings, label, [hookd.exited]);
+    const cpu = hookd.cpuSeconds() - cpuAtStart;
     const peak = hookd.peakRssMb();
     const children = hookd.childrenPeakRssMb();
     await api.close();
-    const m = measured(await receiver.stats(), w.deliveries, published.firstAt, peak, label);
+    const m = { ...measured(await receiver.stats(), w.deliveries, published.firstAt, peak, label), cpu_us_per_delivery: (cpu * 1e6) / w.deliveries };
     return children > 0 ? { ...m, children_peak_rss_mb: children } : m;
   }, undefined, options.databaseUrl);
 }

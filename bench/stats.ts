@@ -25,6 +25,21 @@ export const peakRssMb = (pid: number | 'self' = 'self'): number => {
   return Number.isNaN(hwm) && pid === 'self' ? process.memoryUsage().rss / 1024 / 1024 : hwm;
 };
 
+/**
+ * CPU time (user + system, every thread) a process has used so far, in seconds, from /proc/<pid>/stat; NaN when it
+ * cannot be read. The kernel counts it in clock ticks of 1/100 s (USER_HZ, 100 on Linux).
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may itself hold spaces: utime and stime are 14, 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The ids of a process's live children (Linux /proc/<pid>/task/<tid>/children); empty when unreadable. */
 function childrenOf(pid: number): number[] {
   try {

@@ -43,7 +43,7 @@ function bench(args: string[], env: Record<string, string> = {}): Promise<{ code
 /** CI starts PostgreSQL, so there a run that does not reach it is a failure, not a skip. */
 const withPostgres = (await postgresAnswers()) || process.env.CI === 'true';
 
-const FIGURES = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'peak_rss_mb', 'ratio_to_ceiling', 'ratio_to_bullmq'];
+const FIGURES = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'peak_rss_mb', 'ratio_to_ceiling', 'ratio_to_bullmq', 'cpu_us_per_delivery'];
 
 describe('npm run bench', () => {
   it('runs ceiling, BullMQ (when Redis answers), hookd on SQLite and on PostgreSQL (when it answers) on a tiny workload and writes the JSON', async () => {
@@ -62,11 +62,12 @@ describe('npm run bench', () => {
       expect(result.deliveries_per_s).toBeGreaterThan(0);
       expect(result.peak_rss_mb).toBeGreaterThan(0);
       expect(result.ratio_to_ceiling).toEqual(expect.any(Number));
+      expect(result.cpu_us_per_delivery).toBeGreaterThan(0); // the sending side's process, read from /proc
       // Every delivery arrived, each once, at every subscriber path.
       expect(stdout).toContain(`${run}: 100/100 deliveries received, 0 duplicates, 4 subscriber paths (25–25 each)`);
     }
     expect(doc.results.ceiling!.ratio_to_ceiling).toBe(1);
-    expect(stdout).toMatch(/^run\s+deliveries\/s\s+p50 ms\s+p99 ms\s+peak RSS MB/m);
+    expect(stdout).toMatch(/^run\s+deliveries\/s\s+p50 ms\s+p99 ms\s+peak RSS MB\s+÷ ceiling\s+÷ BullMQ\s+CPU µs\/delivery$/m);
   }, 180_000);
 
   it('with --filters, runs sqlite-filtered (ratio to sqlite) and filter-cost, and writes them under "filters"', async () => {
@@ -104,6 +105,7 @@ describe('npm run bench', () => {
     expect(Object.keys(doc.results)).toEqual(['postgres-2']);
     expect(Object.keys(doc.results['postgres-2']!)).toEqual(FIGURES);
     expect(doc.results['postgres-2']!.deliveries_per_s).toBeGreaterThan(0);
+    expect(doc.results['postgres-2']!.cpu_us_per_delivery).toBeNull(); // several processes: not measured
     expect(stdout).toContain('postgres-2: 100/100 deliveries received, 0 duplicates, 4 subscriber paths (25–25 each)');
     const nodes = doc.nodes['postgres-2'];
     expect(nodes.roles).toEqual(roles);
