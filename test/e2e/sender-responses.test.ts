@@ -16,6 +16,29 @@ const routes: Record<string, (res: ServerResponse) => void> = {
     res.writeHead(200, { 'content-length': '100' });
     res.write('partial', () => setTimeout(() => res.socket?.destroy(), 20));
   },
+  // A body that never ends: what is past the drain limit is not worth the connection.
+  '/endless': (res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const chunk = 'y'.repeat(16 * 1024);
+    let written = 0;
+    const more = () => {
+      if (res.destroyed) return;
+      written += chunk.length;
+      res.write(chunk, () => setImmediate(more));
+    };
+    res.on('close', () => (endlessWritten = written));
+    more();
+  },
+  // Informational answers first: the attempt's outcome is the final one.
+  '/hints': (res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style', 'retry-after': '5' });
+    res.writeHead(201, { 'content-type': 'text/plain' });
+    res.end('created');
+  },
+  '/busy': (res) => {
+    res.writeHead(503, { 'retry-after': '120' });
+    res.end('try later');
+  },
   '/large': (res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('x'.repeat(200 * 1024));
@@ -23,6 +46,8 @@ const routes: Record<string, (res: ServerResponse) => void> = {
 };
 
 let server: Server;
+/** How much of /endless was written before the client dropped the connection. */
+let endlessWritten = 0;
 let origin: string;
 const sender = new Sender({ allowPrivateNetworks: true });
 
@@ -61,5 +86,23 @@ describe('Sender reading responses', () => {
     const result = await send('/large', 5000);
     expect(result).toMatchObject({ responseCode: 200, error: null });
     expect(result.responseBody).toHaveLength(RESPONSE_BODY_LIMIT);
+  });
+
+  it('answers with the first 4 KiB of a body that never ends, long before the deadline', async () => {
+    const result = await send('/endless', 5000);
+    expect(result).toMatchObject({ responseCode: 200, error: null });
+    expect(result.responseBody).toBe('y'.repeat(RESPONSE_BODY_LIMIT));
+    await expect.poll(() => endlessWritten).toBeGreaterThan(0);
+    expect(endlessWritten).toBeLessThan(1024 * 1024); // dropped at the 64 KiB drain limit, give or take the buffers
+  });
+
+  it('takes the final answer after informational ones', async () => {
+    const result = await send('/hints', 5000);
+    expect(result).toMatchObject({ responseCode: 201, responseBody: 'created', error: null });
+    expect(result.retryAfter).toBeUndefined();
+  });
+
+  it('keeps a failed answer\'s status, body and Retry-After', async () => {
+    expect(await send('/busy', 5000)).toMatchObject({ responseCode: 503, responseBody: 'try later', error: 'HTTP 503', retryAfter: '120' });
   });
 });
