@@ -1,5 +1,6 @@
 // What one attempt sends: the headers API.md § What a subscriber receives fixes, signed for this attempt.
-import { signFp } from '../signing/fp-signature.ts';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { fpKey, signFp } from '../signing/fp-signature.ts';
 import { signingKey, webhookSignatureHeader } from '../signing/standard-webhooks.ts';
 import type { Subscriber } from '../domain/types.ts';
 
@@ -11,11 +12,14 @@ const RESERVED = new Set([
 
 export const isReservedHeader = (name: string): boolean => RESERVED.has(name.toLowerCase());
 
+/** A subscriber's HMAC keys, made once per secret (KeyObjects: the key is not imported again for every HMAC). */
 export interface SigningContext {
-  secret: string;
-  key: Buffer;
+  /** webhook-signature's key (Standard Webhooks). */
+  key: KeyObject;
+  /** x-fp-signature's key: the secret's UTF-8 bytes. */
+  fpKey: KeyObject;
   /** The key before the last rotation and until when (epoch ms) it still signs alongside. */
-  previous: { key: Buffer; until: number } | null;
+  previous: { key: KeyObject; until: number } | null;
   customHeaders: Record<string, string>;
 }
 
@@ -28,9 +32,10 @@ export function signingContext(subscriber: Signable): SigningContext {
   }
   const previous =
     subscriber.previousSecret && subscriber.previousSecretUntil
-      ? { key: signingKey(subscriber.previousSecret), until: subscriber.previousSecretUntil }
+      ? { key: createSecretKey(signingKey(subscriber.previousSecret)), until: subscriber.previousSecretUntil }
       : null;
-  return { secret: subscriber.auth_meta.secret, key: signingKey(subscriber.auth_meta.secret), previous, customHeaders };
+  const secret = subscriber.auth_meta.secret;
+  return { key: createSecretKey(signingKey(secret)), fpKey: fpKey(secret), previous, customHeaders };
 }
 
 export function attemptHeaders(ctx: SigningContext, eventId: string, body: string, userAgent: string, nowMs: number): Record<string, string> {
@@ -44,6 +49,6 @@ export function attemptHeaders(ctx: SigningContext, eventId: string, body: strin
     // During a rotation both secrets sign (Standard Webhooks allows several space-separated signatures).
     'webhook-signature': webhookSignatureHeader(ctx.previous && nowMs < ctx.previous.until ? [ctx.key, ctx.previous.key] : [ctx.key], eventId, timestamp, body),
     'x-fp-event-id': eventId,
-    'x-fp-signature': signFp(ctx.secret, body),
+    'x-fp-signature': signFp(ctx.fpKey, body),
   };
 }

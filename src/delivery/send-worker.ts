@@ -1,11 +1,13 @@
 // The sending thread: runs a Sender (undici pool, SSRF guard, time-outs) for ThreadedSender. Jobs arrive in batches
 // and results go back in batches, one message per turn of this thread's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { SigningContext } from './request.ts';
 import { Sender, type SendResult } from './sender.ts';
-import type { SendJob, SendWorkerData } from './threaded-sender.ts';
+import type { SendBatch, SendWorkerData } from './threaded-sender.ts';
 
 const port = parentPort!;
 const sender = new Sender({ allowPrivateNetworks: (workerData as SendWorkerData).allowPrivateNetworks });
+const contexts = new Map<number, SigningContext>();
 let done: [number, SendResult][] = [];
 let scheduled = false;
 
@@ -16,9 +18,12 @@ function reply(): void {
   port.postMessage(batch);
 }
 
-port.on('message', (jobs: SendJob[]) => {
-  for (const [id, request] of jobs) {
-    void sender.deliver(request).then((result) => {
+port.on('message', (batch: SendBatch) => {
+  if (batch.reset) contexts.clear();
+  for (const [id, context] of batch.contexts) contexts.set(id, context);
+  for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs] of batch.jobs) {
+    const signing = contexts.get(contextId)!;
+    void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs }).then((result) => {
       done.push([id, result]);
       if (!scheduled) {
         scheduled = true;

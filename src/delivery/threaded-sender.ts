@@ -2,14 +2,26 @@
 // second core while the main thread routes, claims and records. Jobs started in one turn of the event loop cross in
 // one message.
 import { Worker } from 'node:worker_threads';
+import type { SigningContext } from './request.ts';
 import type { SendResult, SignedRequest, WebhookSender } from './sender.ts';
 
 export interface SendWorkerData {
   allowPrivateNetworks: boolean;
 }
 
-/** [job id, the request: its signing context crosses as a copy (a few bytes of key and secret)] */
-export type SendJob = [number, SignedRequest];
+/** [job id, signing context id, url, event id, body, user agent, attemptedAt, timeoutMs] */
+export type SendJob = [number, number, string, string, string, string, number, number];
+
+/**
+ * One message to the sending thread. A subscriber's signing context crosses once, under an id its jobs then name:
+ * cloning its keys and headers with every job was the larger part of each job's copy.
+ */
+export interface SendBatch {
+  /** The thread forgets the contexts it holds before it learns this batch's. */
+  reset: boolean;
+  contexts: [number, SigningContext][];
+  jobs: SendJob[];
+}
 
 const ENTRY = new URL('./send-worker-entry.cjs', import.meta.url);
 
@@ -17,10 +29,18 @@ export class ThreadedSender implements WebhookSender {
   private worker: Worker | undefined;
   private nextId = 0;
   private readonly pending = new Map<number, (result: SendResult) => void>();
-  private queued: SendJob[] = [];
+  private queued: [number, SignedRequest][] = [];
   private closed = false;
+  /** The ids under which the current thread knows signing contexts. */
+  private contextIds = new WeakMap<SigningContext, number>();
+  private contextsSent = 0;
+  private resetContexts = false;
 
-  constructor(private readonly options: SendWorkerData) {}
+  /** `contextsKept`: after this many contexts (subscribers, and each change of one) the thread forgets them all. */
+  constructor(
+    private readonly options: SendWorkerData,
+    private readonly contextsKept = 10_000,
+  ) {}
 
   deliver(request: SignedRequest): Promise<SendResult> {
     if (this.closed) return Promise.resolve(failed('the sender is shut down'));
@@ -31,13 +51,35 @@ export class ThreadedSender implements WebhookSender {
   }
 
   private post(): void {
-    const jobs = this.queued;
+    const queued = this.queued;
     this.queued = [];
-    if (jobs.length > 0) this.thread().postMessage(jobs);
+    if (queued.length === 0) return;
+    const worker = this.thread(); // first: a new thread knows no contexts yet
+    const batch: SendBatch = { reset: this.resetContexts, contexts: [], jobs: [] };
+    this.resetContexts = false;
+    for (const [id, r] of queued) {
+      let contextId = this.contextIds.get(r.signing);
+      if (contextId === undefined) {
+        contextId = this.contextsSent++;
+        this.contextIds.set(r.signing, contextId);
+        batch.contexts.push([contextId, r.signing]);
+      }
+      batch.jobs.push([id, contextId, r.url, r.eventId, r.body, r.userAgent, r.attemptedAt, r.timeoutMs]);
+    }
+    worker.postMessage(batch);
+    if (this.contextsSent >= this.contextsKept) this.forgetContexts(true);
+  }
+
+  /** Starts over with ids for every context; `tellThread`: the running thread must drop the ones it holds. */
+  private forgetContexts(tellThread: boolean): void {
+    this.contextIds = new WeakMap();
+    this.contextsSent = 0;
+    this.resetContexts = tellThread;
   }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
+    this.forgetContexts(false);
     // A small young generation: the thread's garbage is short-lived request state, and memory is part of the budget.
     const worker = new Worker(ENTRY, { workerData: this.options satisfies SendWorkerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
     worker.on('message', (results: [number, SendResult][]) => {

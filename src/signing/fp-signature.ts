@@ -1,5 +1,8 @@
 // Fynd's x-fp-signature: hex HMAC-SHA256 of the body, keyed with the secret's UTF-8 bytes.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
-export const signFp = (secret: string, body: string): string =>
-  createHmac('sha256', Buffer.from(secret, 'utf8')).update(body).digest('hex');
+/** The secret as x-fp-signature's HMAC key, made once rather than per attempt. */
+export const fpKey = (secret: string): KeyObject => createSecretKey(Buffer.from(secret, 'utf8'));
+
+export const signFp = (secret: string | KeyObject, body: string): string =>
+  createHmac('sha256', typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret).update(body).digest('hex');

@@ -4,10 +4,19 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SignedRequest } from '../../src/delivery/sender.ts';
 import { ThreadedSender } from '../../src/delivery/threaded-sender.ts';
-import { signingKey } from '../../src/signing/standard-webhooks.ts';
+import { signingContext, type SigningContext } from '../../src/delivery/request.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
 const SECRET = 'whsec_' + Buffer.from('a thread-safe secret of 32 bytes').toString('base64');
+const secretOf = (i: number): string => 'whsec_' + Buffer.from(`subscriber ${i}'s secret, 32 bytes`.padEnd(32, '.')).toString('base64');
+
+/** The request's Standard Webhooks signature checked with `secret`: its body when valid, otherwise it throws. */
+const verified = (got: Receiver['requests'][number], secret: string): unknown =>
+  new Webhook(secret).verify(got.body, {
+    'webhook-id': String(got.headers['webhook-id']),
+    'webhook-timestamp': String(got.headers['webhook-timestamp']),
+    'webhook-signature': String(got.headers['webhook-signature']),
+  });
 
 let receiver: Receiver;
 let sender: ThreadedSender;
@@ -20,10 +29,13 @@ afterEach(async () => {
   await receiver.close();
 });
 
-function request(url: string, n = 0, timeoutMs = 5000): SignedRequest {
+const contextFor = (secret: string, n: number): SigningContext =>
+  signingContext({ auth_meta: { type: 'hmac', secret }, custom_headers: { 'x-n': String(n) } } as never);
+
+function request(url: string, n = 0, timeoutMs = 5000, signing = contextFor(SECRET, n)): SignedRequest {
   return {
     url,
-    signing: { secret: SECRET, key: signingKey(SECRET), previous: null, customHeaders: { 'x-n': String(n) } },
+    signing,
     eventId: `evt_thread_${n}`,
     body: JSON.stringify({ n }),
     userAgent: 'hookd/test',
@@ -41,15 +53,28 @@ describe('ThreadedSender', () => {
       expect(r.durationMs).toBeGreaterThanOrEqual(0);
     });
     expect(receiver.requests.map((r) => r.headers['x-n']).sort()).toEqual(Array.from({ length: 200 }, (_, n) => String(n)).sort());
-    const webhook = new Webhook(SECRET);
     for (const got of receiver.requests) {
       expect(got.headers['webhook-id']).toBe(`evt_thread_${got.json.n}`);
       expect(got.headers['user-agent']).toBe('hookd/test');
-      expect(webhook.verify(got.body, {
-        'webhook-id': String(got.headers['webhook-id']),
-        'webhook-timestamp': String(got.headers['webhook-timestamp']),
-        'webhook-signature': String(got.headers['webhook-signature']),
-      })).toEqual({ n: got.json.n });
+      expect(verified(got, SECRET)).toEqual({ n: got.json.n });
+    }
+  });
+
+  it('signs each job with its own subscriber\'s keys, a context sent once and reused, also after the thread forgot them all', async () => {
+    // Three contexts kept: the six subscribers below make the thread forget them twice.
+    const forgetful = new ThreadedSender({ allowPrivateNetworks: true }, 3);
+    try {
+      receiver.on('/s', () => ({ status: 200 }));
+      const contexts = Array.from({ length: 6 }, (_, i) => contextFor(secretOf(i), i));
+      for (let round = 0; round < 3; round++) {
+        // Every subscriber at once, then each alone: contexts cross in one batch and in batches of their own.
+        await Promise.all(contexts.map((c, i) => forgetful.deliver(request(receiver.url('/s'), i, 5000, c))));
+        for (const [i, c] of contexts.entries()) await forgetful.deliver(request(receiver.url('/s'), i, 5000, c));
+      }
+      expect(receiver.requests).toHaveLength(36);
+      for (const got of receiver.requests) expect(verified(got, secretOf(Number(got.json.n)))).toEqual({ n: got.json.n });
+    } finally {
+      await forgetful.close();
     }
   });
 
@@ -84,6 +109,16 @@ describe('ThreadedSender', () => {
     await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate(); // as if it crashed
     expect(await pending).toMatchObject({ responseCode: 0, error: 'the sending thread stopped unexpectedly' });
     expect(await sender.deliver(request(receiver.url('/ok'), 1))).toMatchObject({ responseCode: 204, error: null });
+  });
+
+  it('sends a subscriber\'s keys again to a thread started after one died', async () => {
+    receiver.on('/ok', () => ({ status: 204 }));
+    const signing = contextFor(SECRET, 7);
+    expect(await sender.deliver(request(receiver.url('/ok'), 7, 5000, signing))).toMatchObject({ responseCode: 204 });
+    await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    expect(await sender.deliver(request(receiver.url('/ok'), 7, 5000, signing))).toMatchObject({ responseCode: 204, error: null });
+    expect(receiver.requests).toHaveLength(2);
+    for (const got of receiver.requests) expect(verified(got, SECRET)).toEqual({ n: 7 });
   });
 
   it('fails pending sends when it shuts down, and refuses new ones', async () => {
