@@ -11,7 +11,14 @@ import { signingContext, type SigningContext } from './request.ts';
 import type { WebhookSender } from './sender.ts';
 
 export interface DispatcherOptions {
+  /** Requests on the wire at once. */
   concurrency: number;
+  /**
+   * Attempts handed to the sender per unit of `concurrency` (default 1). Above 1 the sender must itself keep
+   * `concurrency` on the wire and queue the rest (SenderOptions.maxActive): it then has the next attempts at hand
+   * while this thread is busy (a batch publish, a write of results) instead of waiting for it to start them.
+   */
+  handoff?: number;
   leaseMarginMs: number;
   /** How often the queue is rescanned when nothing woke the dispatcher: a safety net, not the wake-up path. */
   rescanMs?: number;
@@ -106,6 +113,8 @@ export class Dispatcher {
   private readyCount = 0;
   private readonly running = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
+  /** How many attempts may be in the sender's hands: concurrency × handoff. */
+  private readonly slots: number;
   private totalInFlight = 0;
   private claiming = false;
   private claimAgain = false;
@@ -133,6 +142,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.random = options.random ?? Math.random;
+    this.slots = options.concurrency * (options.handoff ?? 1);
     // Work queued by another process (PostgreSQL NOTIFY); `all` when it is not known for whom.
     store.onWork((ids) => {
       if (this.stopped) return;
@@ -265,7 +275,7 @@ export class Dispatcher {
       // (to 10 000 on PostgreSQL, where they then waited out their leases and were handed back).
       const overDepth = this.totalInFlight + this.readyCount >= this.options.concurrency * PIPELINE_DEPTH;
       const free = Math.max(
-        this.options.concurrency - this.totalInFlight,
+        this.slots - this.totalInFlight,
         this.options.concurrency * PIPELINE_DEPTH - this.totalInFlight - this.readyCount,
       );
       const eligible: { subscriberId: number; capacity: number; leaseMs: number }[] = [];
@@ -340,7 +350,7 @@ export class Dispatcher {
     // so neither the served nor the skipped ones are looked at first next time; one whole lap without a start ends it.
     let idle = 0;
     for (const [subscriberId, queue] of this.ready) {
-      if (this.totalInFlight >= this.options.concurrency || idle >= this.ready.size) break;
+      if (this.totalInFlight >= this.slots || idle >= this.ready.size) break;
       this.ready.delete(subscriberId);
       const limit = this.subscribers.get(subscriberId)?.subscriber.max_in_flight ?? 1;
       const inFlight = this.inFlight.get(subscriberId) ?? 0;
@@ -358,10 +368,10 @@ export class Dispatcher {
         late.push(entry.delivery); // the lease no longer covers a whole attempt: handed back, claimed afresh
         continue;
       }
-      this.launch(entry.delivery);
+      this.launch(entry.delivery, entry.sendBy);
     }
     if (late.length > 0) void this.handBack(late);
-    const starved = this.readyCount < (this.options.concurrency * PIPELINE_DEPTH) / 2 || this.totalInFlight < this.options.concurrency;
+    const starved = this.readyCount < (this.options.concurrency * PIPELINE_DEPTH) / 2 || this.totalInFlight < this.slots;
     if (starved && this.due.size > 0) this.scheduleClaim();
   }
 
@@ -373,7 +383,7 @@ export class Dispatcher {
     for (const [subscriberId, dueAt] of this.due) {
       const due = Math.max(dueAt, this.pausedUntil.get(subscriberId) ?? 0);
       if (due > now) earliest = Math.min(earliest, due);
-      else if ((this.inFlight.get(subscriberId) ?? 0) === 0 && this.totalInFlight < this.options.concurrency) {
+      else if ((this.inFlight.get(subscriberId) ?? 0) === 0 && this.totalInFlight < this.slots) {
         earliest = Math.min(earliest, now + 50); // due but unclaimed (lost race with a lease): look again soon
       }
     }
@@ -401,10 +411,10 @@ export class Dispatcher {
     return entry;
   }
 
-  private launch(delivery: ClaimedDelivery): void {
+  private launch(delivery: ClaimedDelivery, sendBy: number): void {
     this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 0) + 1);
     this.totalInFlight++;
-    const task = this.attempt(delivery)
+    const task = this.attempt(delivery, sendBy)
       .catch((err) => this.log.error({ err, delivery_id: delivery.id }, 'dispatcher: attempt failed unexpectedly'))
       .finally(() => {
         this.running.delete(task);
@@ -415,7 +425,7 @@ export class Dispatcher {
     this.running.add(task);
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+  private async attempt(delivery: ClaimedDelivery, sendBy: number): Promise<void> {
     const cached = await this.subscriber(delivery.subscriberId);
     const attemptedAt = Date.now();
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
@@ -436,7 +446,13 @@ export class Dispatcher {
       userAgent: this.userAgent,
       attemptedAt,
       timeoutMs: subscriber.timeout_ms,
+      sendBy,
     });
+    if (sent.unsent) {
+      // It waited in the sender past what its lease covers: not an attempt, handed back to be claimed afresh.
+      await this.handBack([delivery]);
+      return;
+    }
     const ok = sent.responseCode >= 200 && sent.responseCode < 300;
     const now = Date.now();
     const retryAfterMs = parseRetryAfter(sent.retryAfter, now);

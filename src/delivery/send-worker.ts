@@ -6,7 +6,8 @@ import { Sender, type SendResult } from './sender.ts';
 import type { SendBatch, SendWorkerData } from './threaded-sender.ts';
 
 const port = parentPort!;
-const sender = new Sender({ allowPrivateNetworks: (workerData as SendWorkerData).allowPrivateNetworks });
+const { allowPrivateNetworks, maxActive } = workerData as SendWorkerData;
+const sender = new Sender({ allowPrivateNetworks, maxActive });
 const contexts = new Map<number, SigningContext>();
 let done: [number, SendResult][] = [];
 let scheduled = false;
@@ -21,9 +22,9 @@ function reply(): void {
 port.on('message', (batch: SendBatch) => {
   if (batch.reset) contexts.clear();
   for (const [id, context] of batch.contexts) contexts.set(id, context);
-  for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs] of batch.jobs) {
+  for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy] of batch.jobs) {
     const signing = contexts.get(contextId)!;
-    void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs }).then((result) => {
+    void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy }).then((result) => {
       done.push([id, result]);
       if (!scheduled) {
         scheduled = true;

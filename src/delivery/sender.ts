@@ -14,6 +14,8 @@ export interface SendResult {
   responseBody: string | null;
   error: string | null;
   retryAfter: string | undefined;
+  /** Never sent: it could not start by its sendBy (every connection slot was busy until then). */
+  unsent?: true;
 }
 
 /** One signed attempt: the headers are made (and the body signed) by whoever sends it. */
@@ -26,6 +28,8 @@ export interface SignedRequest {
   /** Epoch ms: the signature's timestamp. */
   attemptedAt: number;
   timeoutMs: number;
+  /** Epoch ms: if it has not started by then (waiting for a slot), it is not sent at all (SendResult.unsent). */
+  sendBy?: number;
 }
 
 /** What the dispatcher and ping need of an HTTP sender: the in-process Sender, or ThreadedSender around one. */
@@ -39,7 +43,34 @@ export interface SenderOptions {
   allowPrivateNetworks: boolean;
   /** The DNS lookup behind the connect-time guard (the system resolver unless a test gives another). */
   lookup?: Lookup;
+  /** At most this many requests on the wire at once; the others wait their turn in order. Unlimited without it. */
+  maxActive?: number;
 }
+
+/** An attempt waiting for a slot. */
+interface Waiting {
+  target: Target;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  sendBy: number | undefined;
+  resolve: (result: SendResult) => void;
+}
+
+interface Target {
+  origin: string;
+  path: string;
+  hostname: string;
+}
+
+const UNSENT: SendResult = {
+  responseCode: 0,
+  durationMs: 0,
+  responseBody: null,
+  error: 'not sent: no connection slot came free in time',
+  retryAfter: undefined,
+  unsent: true,
+};
 
 /** Attempt deadlines are rounded up to this many ms, so that attempts ending together share one timer. */
 const DEADLINE_STEP_MS = 10;
@@ -136,13 +167,19 @@ class Attempt implements Dispatcher.DispatchHandler {
 export class Sender implements WebhookSender {
   private readonly agent: Agent;
   private readonly guard: boolean;
+  private readonly maxActive: number;
+  private active = 0;
+  /** Attempts waiting for a slot, oldest first from `waitingHead` (a queue without Array#shift's copying). */
+  private waiting: Waiting[] = [];
+  private waitingHead = 0;
   /** Deadline (epoch ms, a multiple of DEADLINE_STEP_MS) → the attempts in flight that it ends. */
   private readonly deadlines = new Map<number, Set<Attempt>>();
   /** Webhook URL → where undici sends it, parsed once rather than per attempt. */
-  private readonly targets = new Map<string, { origin: string; path: string; hostname: string }>();
+  private readonly targets = new Map<string, Target>();
 
   constructor(options: SenderOptions = { allowPrivateNetworks: false }) {
     this.guard = !options.allowPrivateNetworks;
+    this.maxActive = options.maxActive ?? Infinity;
     // Redirects are never followed (a plain dispatch does not), so a 3xx cannot lead anywhere the guard did not see.
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
@@ -152,11 +189,11 @@ export class Sender implements WebhookSender {
   }
 
   deliver(r: SignedRequest): Promise<SendResult> {
-    return this.send(r.url, attemptHeaders(r.signing, r.eventId, r.body, r.userAgent, r.attemptedAt), r.body, r.timeoutMs);
+    return this.send(r.url, attemptHeaders(r.signing, r.eventId, r.body, r.userAgent, r.attemptedAt), r.body, r.timeoutMs, r.sendBy);
   }
 
-  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
-    const started = performance.now();
+  /** `timeoutMs` and the result's durationMs count from when the request starts, not from a wait for a slot. */
+  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number, sendBy?: number): Promise<SendResult> {
     const target = this.target(url);
     if (this.guard) {
       // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
@@ -166,24 +203,57 @@ export class Sender implements WebhookSender {
       }
     }
     return new Promise((resolve) => {
-      const attempt = new Attempt(started, timeoutMs, this.deadline(timeoutMs), resolve);
-      this.agent.dispatch(
-        {
-          origin: target.origin,
-          path: target.path,
-          method: 'POST',
-          headers,
-          body,
-          // Back-stops only: the deadline ends the attempt first, with its own message.
-          headersTimeout: timeoutMs + 2 * DEADLINE_STEP_MS,
-          bodyTimeout: timeoutMs + 2 * DEADLINE_STEP_MS,
-        },
-        attempt,
-      );
+      const job: Waiting = { target, headers, body, timeoutMs, sendBy, resolve };
+      if (this.active < this.maxActive) this.start(job);
+      else this.waiting.push(job);
     });
   }
 
+  private start(job: Waiting): void {
+    this.active++;
+    const attempt = new Attempt(performance.now(), job.timeoutMs, this.deadline(job.timeoutMs), (result) => {
+      this.active--;
+      job.resolve(result);
+      this.startWaiting();
+    });
+    const { target, headers, body, timeoutMs } = job;
+    this.agent.dispatch(
+      {
+        origin: target.origin,
+        path: target.path,
+        method: 'POST',
+        headers,
+        body,
+        // Back-stops only: the deadline ends the attempt first, with its own message.
+        headersTimeout: timeoutMs + 2 * DEADLINE_STEP_MS,
+        bodyTimeout: timeoutMs + 2 * DEADLINE_STEP_MS,
+      },
+      attempt,
+    );
+  }
+
+  /** Fills free slots from the waiting attempts, in order; one whose sendBy has passed is answered unsent. */
+  private startWaiting(): void {
+    while (this.active < this.maxActive && this.waitingHead < this.waiting.length) {
+      const job = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as never; // let it be collected
+      if (job.sendBy !== undefined && Date.now() > job.sendBy) job.resolve(UNSENT);
+      else this.start(job);
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
+    }
+  }
+
   async close(): Promise<void> {
+    const waiting = this.waiting.slice(this.waitingHead);
+    this.waiting = [];
+    this.waitingHead = 0;
+    for (const job of waiting) job.resolve({ ...UNSENT, error: 'the sender is shut down' });
     await this.agent.close();
   }
 
@@ -207,7 +277,7 @@ export class Sender implements WebhookSender {
     return attempts;
   }
 
-  private target(url: string): { origin: string; path: string; hostname: string } {
+  private target(url: string): Target {
     let target = this.targets.get(url);
     if (!target) {
       const parsed = new URL(url);

@@ -1,0 +1,138 @@
+// Attempts handed to the sender beyond what it may have on the wire: the sender keeps `maxActive` requests going and
+// the rest wait their turn in order; one that cannot start while its lease still covers it comes back unsent, and the
+// dispatcher hands its delivery back instead of recording an attempt. Real HTTP to a receiver on 127.0.0.1, a real
+// SQLite file.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/app.ts';
+import { Dispatcher } from '../../src/delivery/dispatcher.ts';
+import { Sender } from '../../src/delivery/sender.ts';
+import type { Tenant } from '../../src/domain/types.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import type { Store } from '../../src/store/index.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { eventually } from '../helpers/app.ts';
+import { startReceiver, type Receiver } from '../helpers/receiver.ts';
+import { queuedSubscriber } from '../helpers/store.ts';
+
+const TENANT: Tenant = { organizationId: 'org_handoff', extensionId: 'ext_handoff' };
+
+let receiver: Receiver;
+/** Requests the receiver is answering right now, and the most it ever had at once. */
+let open = 0;
+let mostOpen = 0;
+
+beforeEach(async () => {
+  receiver = await startReceiver();
+  open = 0;
+  mostOpen = 0;
+});
+afterEach(async () => {
+  await receiver.close();
+});
+
+/** Answers after `delayMs`, counting how many requests are open at once. */
+function slowly(path: string, delayMs: number): void {
+  receiver.on(path, async () => {
+    mostOpen = Math.max(mostOpen, ++open);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    open--;
+    return { status: 200 };
+  });
+}
+
+const json = { 'content-type': 'application/json' };
+
+describe('Sender with maxActive', () => {
+  it('keeps at most maxActive requests on the wire and sends the rest in turn', async () => {
+    slowly('/slow', 50);
+    const sender = new Sender({ allowPrivateNetworks: true, maxActive: 2 });
+    try {
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => sender.send(receiver.url('/slow'), json, `{"n":${i}}`, 5000)));
+      expect(results.map((r) => r.responseCode)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(mostOpen).toBe(2);
+      // Started in the order they were handed over.
+      expect(receiver.requests.map((r) => r.json.n)).toEqual([0, 1, 2, 3, 4, 5]);
+      // The time-out and the duration count from the start of the request, not from the wait for a slot.
+      for (const r of results) expect(r.durationMs).toBeLessThan(140);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('answers unsent, without sending it, an attempt that could not start by its sendBy', async () => {
+    slowly('/slow', 300);
+    const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
+    try {
+      const first = sender.send(receiver.url('/slow'), json, '{"n":0}', 5000);
+      const late = sender.send(receiver.url('/slow'), json, '{"n":1}', 5000, Date.now() + 100);
+      const patient = sender.send(receiver.url('/slow'), json, '{"n":2}', 5000, Date.now() + 5000);
+      expect(await late).toMatchObject({ unsent: true, responseCode: 0, error: 'not sent: no connection slot came free in time' });
+      expect((await first).responseCode).toBe(200);
+      expect((await patient).responseCode).toBe(200);
+      expect(receiver.requests.map((r) => r.json.n)).toEqual([0, 2]);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('answers the attempts still waiting when it closes', async () => {
+    receiver.on('/hang', () => ({ hang: true }));
+    const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
+    void sender.send(receiver.url('/hang'), json, '{}', 300); // closing waits for it
+    const waiting = sender.send(receiver.url('/hang'), json, '{}', 5000);
+    await receiver.waitFor(1, '/hang');
+    await sender.close();
+    expect(await waiting).toMatchObject({ responseCode: 0, error: 'the sender is shut down' });
+    expect(receiver.requests).toHaveLength(1);
+  });
+});
+
+describe('Dispatcher handing the sender more than it may send at once', () => {
+  let dir: string;
+  let store: Store;
+  beforeEach(() => {
+    dir = mkdtempSync(tmpdir() + sep + 'hookd-handoff-');
+    store = openSqliteStore(join(dir, 'hookd.db'));
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('hands back what waited in the sender past its lease: each delivery is sent once and has one attempt', async () => {
+    // One request on the wire, eight handed over: each answer takes 300 ms, but an attempt must start within 200 ms
+    // of its claim (half the lease margin), so most of each round comes back unsent and is claimed again.
+    slowly('/hook', 300);
+    const subscriberId = await queuedSubscriber(store, TENANT, { webhookUrl: receiver.url('/hook'), maxInFlight: 8, timeoutMs: 2000, deliveries: 8 });
+    const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
+    const dispatcher = new Dispatcher(store, sender, createLogger({ logLevel: 'silent' }), createMetrics(), {
+      concurrency: 1,
+      handoff: 8,
+      leaseMarginMs: 400,
+      flushDelayMs: 2,
+    });
+    await dispatcher.start();
+    try {
+      await eventually(async () => receiver.requests.length >= 8, 20_000);
+      const ids = Array.from({ length: 8 }, (_, i) => `evt_queued_${subscriberId}_${i}`);
+      await eventually(async () => {
+        const events = await Promise.all(ids.map((id) => store.getEvent(TENANT, id)));
+        return events.every((e) => e?.deliveries[0]?.status === 'SUCCESS');
+      }, 10_000);
+      for (const id of ids) {
+        const event = await store.getEvent(TENANT, id);
+        expect(event!.deliveries[0]).toMatchObject({ status: 'SUCCESS', attempt: 1 });
+      }
+    } finally {
+      await dispatcher.stop(1000);
+      await sender.close();
+    }
+    expect(mostOpen).toBe(1);
+    expect(receiver.requests.map((r) => r.headers['webhook-id']).sort()).toEqual(
+      Array.from({ length: 8 }, (_, i) => `evt_queued_${subscriberId}_${i}`).sort(),
+    );
+  });
+});
