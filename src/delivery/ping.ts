@@ -34,6 +34,7 @@ export async function pingSubscriber(subscriber: DispatchSubscriber, sender: Web
     userAgent: `hookd/${VERSION}`,
     attemptedAt: now,
     timeoutMs: subscriber.timeout_ms,
+    outsideLimit: true,
   });
   const ok = sent.responseCode >= 200 && sent.responseCode < 300;
   return {

@@ -30,6 +30,8 @@ export interface SignedRequest {
   timeoutMs: number;
   /** Epoch ms: if it has not started by then (waiting for a slot), it is not sent at all (SendResult.unsent). */
   sendBy?: number;
+  /** Sent at once, beside the maxActive on the wire: a ping, which a person waits for, never queues behind deliveries. */
+  outsideLimit?: boolean;
 }
 
 /** What the dispatcher and ping need of an HTTP sender: the in-process Sender, or ThreadedSender around one. */
@@ -189,11 +191,12 @@ export class Sender implements WebhookSender {
   }
 
   deliver(r: SignedRequest): Promise<SendResult> {
-    return this.send(r.url, attemptHeaders(r.signing, r.eventId, r.body, r.userAgent, r.attemptedAt), r.body, r.timeoutMs, r.sendBy);
+    const headers = attemptHeaders(r.signing, r.eventId, r.body, r.userAgent, r.attemptedAt);
+    return this.send(r.url, headers, r.body, r.timeoutMs, r.sendBy, r.outsideLimit);
   }
 
   /** `timeoutMs` and the result's durationMs count from when the request starts, not from a wait for a slot. */
-  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number, sendBy?: number): Promise<SendResult> {
+  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number, sendBy?: number, outsideLimit = false): Promise<SendResult> {
     const target = this.target(url);
     if (this.guard) {
       // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
@@ -204,7 +207,7 @@ export class Sender implements WebhookSender {
     }
     return new Promise((resolve) => {
       const job: Waiting = { target, headers, body, timeoutMs, sendBy, resolve };
-      if (this.active < this.maxActive) this.start(job);
+      if (outsideLimit || this.active < this.maxActive) this.start(job);
       else this.waiting.push(job);
     });
   }

@@ -11,8 +11,8 @@ export interface SendWorkerData {
   maxActive?: number;
 }
 
-/** [job id, signing context id, url, event id, body, user agent, attemptedAt, timeoutMs, sendBy] */
-export type SendJob = [number, number, string, string, string, string, number, number, number | undefined];
+/** [job id, signing context id, url, event id, body, user agent, attemptedAt, timeoutMs, sendBy, outsideLimit] */
+export type SendJob = [number, number, string, string, string, string, number, number, number | undefined, boolean | undefined];
 
 /**
  * One message to the sending thread. A subscriber's signing context crosses once, under an id its jobs then name:
@@ -66,7 +66,7 @@ export class ThreadedSender implements WebhookSender {
         this.contextIds.set(r.signing, contextId);
         batch.contexts.push([contextId, r.signing]);
       }
-      batch.jobs.push([id, contextId, r.url, r.eventId, r.body, r.userAgent, r.attemptedAt, r.timeoutMs, r.sendBy]);
+      batch.jobs.push([id, contextId, r.url, r.eventId, r.body, r.userAgent, r.attemptedAt, r.timeoutMs, r.sendBy, r.outsideLimit]);
     }
     worker.postMessage(batch);
     if (this.contextsSent >= this.contextsKept) this.forgetContexts(true);

@@ -147,6 +147,21 @@ describe('ping', () => {
     expect(failed.body).toMatchObject({ status: 'FAILED', code: 0, message: expect.stringMatching(/ECONNREFUSED/) });
     expect((await hookd.call('POST', hookd.p('/subscriber/999999/ping'))).status).toBe(404);
   });
+
+  it('answers at once while every connection slot is taken by deliveries', async () => {
+    await hookd.close();
+    hookd = await startTestApp({ smtpUrl, dispatchConcurrency: 1 });
+    receiver.on('/hang', () => ({ hang: true }));
+    await hookd.call('POST', hookd.p('/subscriber'), subscriberBody(receiver.url('/hang'), { timeout_ms: 10_000 }));
+    const pinged = await hookd.call('POST', hookd.p('/subscriber'), subscriberBody(receiver.url('/ping'), { events: [{ slug: 'company/order/create/v1' }] }));
+    await publish();
+    await publish();
+    await receiver.waitFor(1, '/hang'); // the one slot is held for 10 s, the second delivery waits behind it
+    const started = Date.now();
+    const res = await hookd.call('POST', hookd.p(`/subscriber/${pinged.body.id}/ping`));
+    expect(res.body).toMatchObject({ status: 'SUCCESS', code: 200 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });
 
 describe('secret rotation', () => {

@@ -78,6 +78,24 @@ describe('Sender with maxActive', () => {
     }
   });
 
+  it('sends a request outside the limit at once, beside a full wire (a ping)', async () => {
+    receiver.on('/hang', () => ({ hang: true }));
+    receiver.on('/ping', () => ({ status: 200 }));
+    const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
+    try {
+      const hanging = sender.send(receiver.url('/hang'), json, '{}', 1000);
+      const queued = sender.send(receiver.url('/ping'), json, '{"queued":true}', 5000);
+      const ping = await sender.send(receiver.url('/ping'), json, '{"ping":true}', 5000, undefined, true);
+      expect(ping.responseCode).toBe(200);
+      // Only the ping has gone past the hanging request; the queued one waits for its slot.
+      expect(receiver.requests.filter((r) => r.path === '/ping').map((r) => r.json)).toEqual([{ ping: true }]);
+      expect((await hanging).error).toBe('timed out after 1000 ms');
+      expect((await queued).responseCode).toBe(200);
+    } finally {
+      await sender.close();
+    }
+  });
+
   it('answers the attempts still waiting when it closes', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
