@@ -52,6 +52,12 @@ interface ReadyDelivery {
   sendBy: number;
 }
 
+/**
+ * The most attempts handed to the sender beyond `concurrency` (see `handoff`). What waits there must start within
+ * half the lease margin or come back unsent; a bound in attempts rather than a multiple keeps that wait short at the
+ * default concurrency of 512 when the endpoints are slow.
+ */
+const MAX_HANDOFF_EXTRA = 1024;
 /** Deliveries claimed ahead, as a multiple of the slots (in flight + ready ≤ concurrency × this). */
 export const PIPELINE_DEPTH = 8;
 /**
@@ -113,7 +119,9 @@ export class Dispatcher {
   private readyCount = 0;
   private readonly running = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
-  /** How many attempts may be in the sender's hands: concurrency × handoff. */
+  /** Attempts that came back unsent in this turn, handed back together (handBackSoon). */
+  private unsentBatch: { deliveries: ClaimedDelivery[]; done: Promise<void> } | undefined;
+  /** How many attempts may be in the sender's hands: concurrency × handoff, at most MAX_HANDOFF_EXTRA more. */
   private readonly slots: number;
   private totalInFlight = 0;
   private claiming = false;
@@ -142,7 +150,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.random = options.random ?? Math.random;
-    this.slots = options.concurrency * (options.handoff ?? 1);
+    this.slots = options.concurrency + Math.min(options.concurrency * ((options.handoff ?? 1) - 1), MAX_HANDOFF_EXTRA);
     // Work queued by another process (PostgreSQL NOTIFY); `all` when it is not known for whom.
     store.onWork((ids) => {
       if (this.stopped) return;
@@ -449,8 +457,9 @@ export class Dispatcher {
       sendBy,
     });
     if (sent.unsent) {
-      // It waited in the sender past what its lease covers: not an attempt, handed back to be claimed afresh.
-      await this.handBack([delivery]);
+      // It waited in the sender past what its lease covers: not an attempt, handed back to be claimed afresh (with the
+      // others that came back in this turn, in one store call).
+      await this.handBackSoon(delivery);
       return;
     }
     const ok = sent.responseCode >= 200 && sent.responseCode < 300;
@@ -508,6 +517,21 @@ export class Dispatcher {
     } finally {
       for (const d of late) this.held.delete(d.id);
     }
+  }
+
+  /** Hands `delivery` back with the others given to it in this turn of the event loop; resolves when that is done. */
+  private handBackSoon(delivery: ClaimedDelivery): Promise<void> {
+    let batch = this.unsentBatch;
+    if (!batch) {
+      const deliveries: ClaimedDelivery[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.unsentBatch = undefined;
+        return this.handBack(deliveries);
+      });
+      batch = this.unsentBatch = { deliveries, done };
+    }
+    batch.deliveries.push(delivery);
+    return batch.done;
   }
 
   /** Removes and returns a subscriber's claimed deliveries that have not started. */

@@ -126,7 +126,20 @@ describe('Dispatcher handing the sender more than it may send at once', () => {
     slowly('/hook', 300);
     const subscriberId = await queuedSubscriber(store, TENANT, { webhookUrl: receiver.url('/hook'), maxInFlight: 8, timeoutMs: 2000, deliveries: 8 });
     const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
-    const dispatcher = new Dispatcher(store, sender, createLogger({ logLevel: 'silent' }), createMetrics(), {
+    // Hand-backs seen by the store: those that come back unsent together go back in one call.
+    const handBacks: number[] = [];
+    const watched = new Proxy(store, {
+      get(target, key, receiverOfGet) {
+        if (key === 'releaseLeases') {
+          return (...args: Parameters<Store['releaseLeases']>) => {
+            handBacks.push(args[2]?.length ?? -1);
+            return target.releaseLeases(...args);
+          };
+        }
+        return Reflect.get(target, key, receiverOfGet);
+      },
+    });
+    const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), createMetrics(), {
       concurrency: 1,
       handoff: 8,
       leaseMarginMs: 400,
@@ -149,6 +162,9 @@ describe('Dispatcher handing the sender more than it may send at once', () => {
       await sender.close();
     }
     expect(mostOpen).toBe(1);
+    // The first round's seven waited together past their sendBy and went back in one call.
+    expect(handBacks[0]).toBe(7);
+    expect(handBacks.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(7);
     expect(receiver.requests.map((r) => r.headers['webhook-id']).sort()).toEqual(
       Array.from({ length: 8 }, (_, i) => `evt_queued_${subscriberId}_${i}`).sort(),
     );
