@@ -256,7 +256,9 @@ export class Sender implements WebhookSender {
     const waiting = this.waiting.slice(this.waitingHead);
     this.waiting = [];
     this.waitingHead = 0;
-    for (const job of waiting) job.resolve({ ...UNSENT, error: 'the sender is shut down' });
+    // A failure like any other, as ThreadedSender answers its pending sends when it stops (not `unsent`: the
+    // dispatcher has already handed back its leases by then).
+    for (const job of waiting) job.resolve({ responseCode: 0, durationMs: 0, responseBody: null, error: 'the sender is shut down', retryAfter: undefined });
     await this.agent.close();
   }
 

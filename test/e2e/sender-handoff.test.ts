@@ -103,7 +103,9 @@ describe('Sender with maxActive', () => {
     const waiting = sender.send(receiver.url('/hang'), json, '{}', 5000);
     await receiver.waitFor(1, '/hang');
     await sender.close();
-    expect(await waiting).toMatchObject({ responseCode: 0, error: 'the sender is shut down' });
+    const result = await waiting;
+    expect(result).toMatchObject({ responseCode: 0, error: 'the sender is shut down' });
+    expect(result.unsent).toBeUndefined(); // a failure: its lease was already handed back
     expect(receiver.requests).toHaveLength(1);
   });
 });
