@@ -65,14 +65,10 @@ interface Target {
   hostname: string;
 }
 
-const UNSENT: SendResult = {
-  responseCode: 0,
-  durationMs: 0,
-  responseBody: null,
-  error: 'not sent: no connection slot came free in time',
-  retryAfter: undefined,
-  unsent: true,
-};
+/** An attempt that got no response: a network error, a time-out, a refusal, or not sent at all. */
+export const noResponse = (error: string, durationMs = 0): SendResult => ({ responseCode: 0, durationMs, responseBody: null, error, retryAfter: undefined });
+
+const UNSENT: SendResult = { ...noResponse('not sent: no connection slot came free in time'), unsent: true };
 
 /** Attempt deadlines are rounded up to this many ms, so that attempts ending together share one timer. */
 const DEADLINE_STEP_MS = 10;
@@ -155,7 +151,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   private fail(error: string): void {
-    this.finish({ responseCode: 0, durationMs: elapsed(this.started), responseBody: null, error, retryAfter: undefined });
+    this.finish(noResponse(error, elapsed(this.started)));
   }
 
   private finish(result: SendResult): void {
@@ -171,9 +167,8 @@ export class Sender implements WebhookSender {
   private readonly guard: boolean;
   private readonly maxActive: number;
   private active = 0;
-  /** Attempts waiting for a slot, oldest first from `waitingHead` (a queue without Array#shift's copying). */
+  /** Attempts waiting for a slot, oldest first. */
   private waiting: Waiting[] = [];
-  private waitingHead = 0;
   /** Deadline (epoch ms, a multiple of DEADLINE_STEP_MS) → the attempts in flight that it ends. */
   private readonly deadlines = new Map<number, Set<Attempt>>();
   /** Webhook URL → where undici sends it, parsed once rather than per attempt. */
@@ -202,7 +197,7 @@ export class Sender implements WebhookSender {
       // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
       const refused = blockedAddressReason(target.hostname);
       if (refused) {
-        return Promise.resolve({ responseCode: 0, durationMs: 0, responseBody: null, error: `refused to connect: ${refused} (SSRF guard)`, retryAfter: undefined });
+        return Promise.resolve(noResponse(`refused to connect: ${refused} (SSRF guard)`));
       }
     }
     return new Promise((resolve) => {
@@ -237,28 +232,19 @@ export class Sender implements WebhookSender {
 
   /** Fills free slots from the waiting attempts, in order; one whose sendBy has passed is answered unsent. */
   private startWaiting(): void {
-    while (this.active < this.maxActive && this.waitingHead < this.waiting.length) {
-      const job = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = undefined as never; // let it be collected
+    while (this.active < this.maxActive && this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
       if (job.sendBy !== undefined && Date.now() > job.sendBy) job.resolve(UNSENT);
       else this.start(job);
-    }
-    if (this.waitingHead === this.waiting.length) {
-      this.waiting = [];
-      this.waitingHead = 0;
-    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
-      this.waiting = this.waiting.slice(this.waitingHead);
-      this.waitingHead = 0;
     }
   }
 
   async close(): Promise<void> {
-    const waiting = this.waiting.slice(this.waitingHead);
+    const waiting = this.waiting;
     this.waiting = [];
-    this.waitingHead = 0;
     // A failure like any other, as ThreadedSender answers its pending sends when it stops (not `unsent`: the
     // dispatcher has already handed back its leases by then).
-    for (const job of waiting) job.resolve({ responseCode: 0, durationMs: 0, responseBody: null, error: 'the sender is shut down', retryAfter: undefined });
+    for (const job of waiting) job.resolve(noResponse('the sender is shut down'));
     await this.agent.close();
   }
 

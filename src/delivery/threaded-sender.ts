@@ -3,7 +3,7 @@
 // one message.
 import { Worker } from 'node:worker_threads';
 import type { SigningContext } from './request.ts';
-import type { SendResult, SignedRequest, WebhookSender } from './sender.ts';
+import { noResponse, type SendResult, type SignedRequest, type WebhookSender } from './sender.ts';
 
 export interface SendWorkerData {
   allowPrivateNetworks: boolean;
@@ -45,7 +45,7 @@ export class ThreadedSender implements WebhookSender {
   ) {}
 
   deliver(request: SignedRequest): Promise<SendResult> {
-    if (this.closed) return Promise.resolve(failed('the sender is shut down'));
+    if (this.closed) return Promise.resolve(noResponse('the sender is shut down'));
     const id = this.nextId++;
     if (this.queued.length === 0) queueMicrotask(() => this.post());
     this.queued.push([id, request]);
@@ -96,7 +96,7 @@ export class ThreadedSender implements WebhookSender {
     worker.on('exit', () => {
       if (this.worker === worker) this.worker = undefined;
       const reason = this.closed ? 'the sender is shut down' : 'the sending thread stopped unexpectedly';
-      for (const resolve of this.pending.values()) resolve(failed(reason));
+      for (const resolve of this.pending.values()) resolve(noResponse(reason));
       this.pending.clear();
     });
     this.worker = worker;
@@ -108,5 +108,3 @@ export class ThreadedSender implements WebhookSender {
     await this.worker?.terminate();
   }
 }
-
-const failed = (error: string): SendResult => ({ responseCode: 0, durationMs: 0, responseBody: null, error, retryAfter: undefined });

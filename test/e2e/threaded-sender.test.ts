@@ -1,9 +1,10 @@
 // The sending thread against a real receiver: requests are signed in the thread, results come back to the right
 // caller, time-outs and network errors are results (not exceptions), and shutting down fails what is still pending.
 import { Webhook } from 'standardwebhooks';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SignedRequest } from '../../src/delivery/sender.ts';
-import { ThreadedSender } from '../../src/delivery/threaded-sender.ts';
+import { ThreadedSender, type SendBatch } from '../../src/delivery/threaded-sender.ts';
 import { signingContext, type SigningContext } from '../../src/delivery/request.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
@@ -109,6 +110,23 @@ describe('ThreadedSender', () => {
     await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate(); // as if it crashed
     expect(await pending).toMatchObject({ responseCode: 0, error: 'the sending thread stopped unexpectedly' });
     expect(await sender.deliver(request(receiver.url('/ok'), 1))).toMatchObject({ responseCode: 204, error: null });
+  });
+
+  it('sends each subscriber\'s signing context to the thread once, however many jobs and batches name it', async () => {
+    receiver.on('/s', () => ({ status: 200 }));
+    const posted = vi.spyOn(Worker.prototype, 'postMessage');
+    try {
+      const contexts = [contextFor(secretOf(0), 0), contextFor(secretOf(1), 1)];
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(Array.from({ length: 10 }, (_, n) => sender.deliver(request(receiver.url('/s'), n % 2, 5000, contexts[n % 2]))));
+      }
+      const batches = posted.mock.calls.map(([batch]) => batch as SendBatch);
+      expect(batches.length).toBeGreaterThanOrEqual(5);
+      expect(batches.flatMap((b) => b.jobs)).toHaveLength(50);
+      expect(batches.flatMap((b) => b.contexts).map(([id]) => id)).toEqual([0, 1]);
+    } finally {
+      posted.mockRestore();
+    }
   });
 
   it('sends a subscriber\'s keys again to a thread started after one died', async () => {
