@@ -3,6 +3,7 @@
 // index) or a fresh schema per test (running the migrations) take about 150 ms each.
 // Without PostgreSQL the suite is skipped with a warning, except under CI=true, where that is a failure.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeEnvelope } from '../../src/domain/envelope.ts';
@@ -118,7 +119,7 @@ function concurrency() {
   it('applies each migration once when several processes start together', async () => {
     await processes(4);
     const { rows } = await testDb!.query(`SELECT version FROM processes_${schemas}.schema_migrations ORDER BY version`);
-    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index', '006_hot_leases']);
+    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index', '006_hot_leases', '007_delivery_queue']);
   });
 
   it('creates one event and answers one duplicate when two processes publish the same key at once', async () => {
@@ -155,17 +156,57 @@ function concurrency() {
     expect(new Set(leased).size).toBe(300);
   });
 
-  it("takes over a lease of a node from before migration 006 (no lease_until) when its next_attempt_at passes", async () => {
-    const [store] = (await processes(1)) as [Store];
-    const s = await subscriber(store);
-    await store.publish(TENANT, [event([s.id])], T0);
-    // How an old node leased: next_attempt_at pushed to the lease end, lease_until unknown to it.
-    await testDb!.query(`UPDATE processes_${schemas}.deliveries SET lease_owner = 'old-node', next_attempt_at = $1`, [T0 + 1000]);
-    const early = await store.claim([{ subscriberId: s.id, limit: 5, leaseMs: 60_000 }], 'new-node', T0 + 500);
-    expect(early.deliveries).toEqual([]);
-    expect(early.nextDue.get(s.id)).toBe(T0 + 1000);
-    const late = await store.claim([{ subscriberId: s.id, limit: 5, leaseMs: 60_000 }], 'new-node', T0 + 1001);
-    expect(late.deliveries).toHaveLength(1);
+  it('moves queued, leased and parked deliveries into delivery_queue when migration 007 runs, leases kept', async () => {
+    // A database as a node of the version before 007 left it: migrations 001-006 applied, then rows written their way.
+    const schema = `processes_${++schemas}`;
+    await testDb!.query(`CREATE SCHEMA ${schema}`);
+    const dir = new URL('../../src/store/postgres/migrations/', import.meta.url);
+    const earlier = readdirSync(dir).filter((f) => f.endsWith('.sql') && f < '007').sort();
+    expect(earlier).toHaveLength(6);
+    await testDb!.query(`SET search_path TO ${schema}`);
+    try {
+      for (const file of earlier) await testDb!.query(readFileSync(new URL(file, dir), 'utf8'));
+      await testDb!.query('CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      await testDb!.query('INSERT INTO schema_migrations SELECT unnest($1::text[]), 0', [earlier.map((f) => f.replace(/\.sql$/, ''))]);
+      await testDb!.query(
+        "INSERT INTO events (seq, id, organization_id, extension_id, company_id, slug, body, created_at) VALUES (1, 'evt_1', 'o', 'e', 1, 'a/b', '{}', $1)",
+        [T0],
+      );
+      const row = (id: number, status: string, next: number | null, owner: string | null, until: number | null, attempts: number) =>
+        testDb!.query(
+          `INSERT INTO deliveries (id, event_seq, event_id, subscriber_id, organization_id, extension_id, company_id, event_slug,
+             status, next_attempt_at, lease_owner, lease_until, attempt_count, run_attempts, run_started_at, created_at)
+           VALUES ($1, 1, 'evt_1', 7, 'o', 'e', 1, 'a/b', $2, $3, $4, $5, $6, $6, $7, $7)`,
+          [id, status, next, owner, until, attempts, T0 - 5000],
+        );
+      await row(1, 'PENDING', T0, null, null, 0); // queued
+      await row(2, 'FAILED', T0 - 100, 'node-006', T0 + 1000, 2); // leased the 006 way
+      await row(3, 'PENDING', T0 + 2000, 'node-005', null, 0); // leased before 006: the lease ends at next_attempt_at
+      await row(4, 'RESYNC', null, null, null, 1); // parked
+      await row(5, 'SUCCESS', null, null, null, 1); // finished
+    } finally {
+      await testDb!.query('SET search_path TO public');
+    }
+
+    const store = await processOn(schema);
+    stores.push(store);
+    expect(await store.queueDepth()).toBe(3);
+    const claim = (at: number) => store.claim([{ subscriberId: 7, limit: 5, leaseMs: 60_000 }], 'node-007', at);
+    const first = await claim(T0);
+    expect(first.deliveries.map((d) => d.id)).toEqual([1]);
+    expect(first.nextDue.get(7)).toBe(T0 + 1000);
+    const second = await claim(T0 + 1001);
+    expect(second.deliveries.map((d) => [d.id, d.attemptCount, d.runAttempts, d.runStartedAt])).toEqual([[2, 2, 2, T0 - 5000]]);
+    expect((await claim(T0 + 2001)).deliveries.map((d) => d.id)).toEqual([3]);
+    const queue = await testDb!.query(`SELECT delivery_id, next_attempt_at FROM ${schema}.delivery_queue ORDER BY delivery_id`);
+    expect(queue.rows).toEqual([
+      { delivery_id: '1', next_attempt_at: String(T0) },
+      { delivery_id: '2', next_attempt_at: String(T0 - 100) },
+      { delivery_id: '3', next_attempt_at: String(T0 + 2000) },
+      { delivery_id: '4', next_attempt_at: null },
+    ]);
+    const leftover = await testDb!.query(`SELECT count(*)::int AS n FROM ${schema}.deliveries WHERE lease_owner IS NOT NULL OR lease_until IS NOT NULL`);
+    expect(leftover.rows[0].n).toBe(0);
   });
 
   it('runs without JIT compilation on every connection of its pool, whether or not its URL gives options', async () => {
@@ -183,6 +224,20 @@ function concurrency() {
     expect(path.rows[0]!.search_path).toBe(`processes_${schemas}`);
   });
 
+  /** Updates and HOT updates of `table` in `schema`, once a backend has reported `expected` updates. */
+  async function updateCounts(schema: string, table: string, expected: number) {
+    const counts = async () =>
+      (await testDb!.query<{ upd: string; hot: string }>(
+        'SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2',
+        [schema, table],
+      )).rows[0]!;
+    // A backend reports its table statistics as it exits (when idle, only every ten seconds or so).
+    const deadline = Date.now() + 5000;
+    while (Number((await counts()).upd) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const { upd, hot } = await counts();
+    return { updates: Number(upd), hot: Number(hot) };
+  }
+
   it('leases and hands back deliveries without a new index entry: claims are HOT updates', async () => {
     const [store] = (await processes(1)) as [Store];
     const schema = `processes_${schemas}`;
@@ -197,20 +252,43 @@ function concurrency() {
     expect(deliveries).toHaveLength(40);
     expect(await store.releaseLeases('node-1', T0 + 1, deliveries.slice(0, 10).map((d) => d.id))).toBe(10);
     expect(await store.releaseLeases('node-1', T0 + 2)).toBe(30);
-    // A backend reports its table statistics as it exits (when idle, only every ten seconds or so).
     await store.close();
-    const counts = async () =>
-      (await testDb!.query<{ upd: string; hot: string }>(
-        "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'deliveries'",
-        [schema],
-      )).rows[0]!;
-    const deadline = Date.now() + 5000;
-    while (Number((await counts()).upd) < 80 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     // Most, not all: a version that finds its page full goes to another page like any update. Before the lease
     // moved out of next_attempt_at (an indexed column), none of them was HOT.
-    const { upd, hot } = await counts();
-    expect(Number(upd)).toBe(80);
-    expect(Number(hot)).toBeGreaterThanOrEqual(50);
+    const { updates, hot } = await updateCounts(schema, 'delivery_queue', 80);
+    expect(updates).toBe(80);
+    expect(hot).toBeGreaterThanOrEqual(50);
+  });
+
+  it('records results without a new index entry in deliveries: finished and retried deliveries are HOT updates', async () => {
+    const [store] = (await processes(1)) as [Store];
+    const schema = `processes_${schemas}`;
+    const s = await subscriber(store);
+    await store.publish(TENANT, Array.from({ length: 40 }, () => event([s.id])), T0);
+    for (let round = 0; round < 8; round++) {
+      const { deliveries } = await store.claim([{ subscriberId: s.id, limit: 5, leaseMs: 60_000 }], 'node-1', T0);
+      await store.recordAttempts(
+        deliveries.map((d, i) => ({
+          deliveryId: d.id,
+          subscriberId: s.id,
+          attempt: 1,
+          attemptedAt: T0 + round,
+          runStartedAt: T0 + round,
+          durationMs: 3,
+          responseCode: i === 0 ? 500 : 200,
+          responseBody: null,
+          error: null,
+          outcome: i === 0 ? { kind: 'retry' as const, nextAttemptAt: T0 + 60_000 } : { kind: 'success' as const },
+        })),
+        'node-1',
+      );
+    }
+    expect(await store.queueDepth()).toBe(8);
+    await store.close();
+    // Before migration 007 a result changed status and next_attempt_at, both in deliveries_due: none was HOT.
+    const { updates, hot } = await updateCounts(schema, 'deliveries', 40);
+    expect(updates).toBe(40);
+    expect(hot).toBeGreaterThanOrEqual(30);
   });
 }
 

@@ -1,54 +1,54 @@
 // The dispatcher's side of PostgreSQL: lease due deliveries for many subscribers in one statement (SKIP LOCKED, so
 // nodes never wait on each other's claims), record a batch of attempt results in one transaction of four statements.
+// The queue state is delivery_queue's (migration 007); deliveries holds each delivery's record.
 import type pg from 'pg';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import { transaction } from './db.ts';
 import { PARK_QUEUED } from './subscribers.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
-// One round trip for the whole claim. For each requested subscriber, the LATERAL subquery descends the partial
-// deliveries_due index once and locks its first max_rows + 1 unleased queued rows in next_attempt_at order, skipping
-// rows another node is claiming this instant. Of those, the first max_rows that are due are claimed; the earliest of
-// the rest tells when that subscriber's queue next falls due. A second descent per subscriber for that answer cost more
-// than the claim itself when the planner turned it into a bitmap scan of the whole queue (77 of 110 ms on the bench).
+// One round trip for the whole claim. For each requested subscriber, the LATERAL subquery descends delivery_queue_due
+// once and locks its first max_rows + 1 unleased rows in next_attempt_at order, skipping rows another node is claiming
+// this instant. Of those, the first max_rows that are due are claimed; the earliest of the rest tells when that
+// subscriber's queue next falls due. A second descent per subscriber for that answer cost more than the claim itself
+// when the planner turned it into a bitmap scan of the whole queue (77 of 110 ms on the bench).
 //
-// A lease is lease_owner and lease_until, columns no index holds, so claiming is a HOT update (migration 006). A
-// lease is held while lease_owner is set and lease_until has not passed; a leased row keeps its next_attempt_at, so the
-// head of a busy subscriber's queue is rows it has in flight, which the descent steps over. When the unleased rows ran
-// out before max_rows + 1, the rest of the queue is leased rows (bounded by what the nodes hold in flight and ready):
-// their earliest lease end is when something may fall due again (a crashed node's work, taken over then). A lease
-// without lease_until was taken by a node from before migration 006, which pushed next_attempt_at to the lease end
-// instead: it ends then.
+// A lease is lease_owner and lease_until, columns no index holds, so claiming is a HOT update of the queue row. A lease
+// is held while lease_owner is set and lease_until has not passed; a leased row keeps its next_attempt_at, so the head
+// of a busy subscriber's queue is rows it has in flight, which the descent steps over. When the unleased rows ran out
+// before max_rows + 1, the rest of the queue is leased rows (bounded by what the nodes hold in flight and ready): their
+// earliest lease end is when something may fall due again (a crashed node's work, taken over then).
 //
-// Each answer row is a claimed delivery (or, for a subscriber with nothing claimed, one row with id NULL) and carries
-// that time: the earliest of the new lease end (if anything was claimed), the first unleased delivery not claimed and
-// the end of the other leases.
+// The counters come from the queue row the UPDATE locked (its newest version), the body and event from deliveries,
+// which never change them (migration 007). Each answer row is a claimed delivery (or, for a subscriber with nothing
+// claimed, one row with id NULL) and carries that time: the earliest of the new lease end (if anything was claimed),
+// the first unleased delivery not claimed and the end of the other leases.
 const CLAIM = `
   WITH requests AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS r(subscriber_id, max_rows, lease_until)
   ),
   seen AS (
-    SELECT head.id, head.next_attempt_at, r.subscriber_id,
-      row_number() OVER (PARTITION BY r.subscriber_id ORDER BY head.next_attempt_at, head.id) <= r.max_rows
+    SELECT head.delivery_id, head.next_attempt_at, r.subscriber_id,
+      row_number() OVER (PARTITION BY r.subscriber_id ORDER BY head.next_attempt_at, head.delivery_id) <= r.max_rows
         AND head.next_attempt_at <= $4 AS take
     FROM requests r
     CROSS JOIN LATERAL (
-      SELECT d.id, d.next_attempt_at FROM deliveries d
-      WHERE d.subscriber_id = r.subscriber_id AND d.status IN ('PENDING', 'FAILED')
-        AND (d.lease_owner IS NULL OR coalesce(d.lease_until, d.next_attempt_at) <= $4)
-      ORDER BY d.next_attempt_at
+      SELECT q.delivery_id, q.next_attempt_at FROM delivery_queue q
+      WHERE q.subscriber_id = r.subscriber_id AND q.next_attempt_at IS NOT NULL
+        AND (q.lease_owner IS NULL OR q.lease_until <= $4)
+      ORDER BY q.next_attempt_at
       LIMIT r.max_rows + 1
       FOR UPDATE SKIP LOCKED
     ) AS head
   ),
   claimed AS (
-    UPDATE deliveries d SET lease_owner = $5, lease_until = r.lease_until
+    UPDATE delivery_queue q SET lease_owner = $5, lease_until = r.lease_until
     FROM seen s JOIN requests r ON r.subscriber_id = s.subscriber_id
-    WHERE d.id = s.id AND s.take
-    RETURNING d.id, d.event_seq, d.event_id, d.subscriber_id, d.attempt_count, d.run_attempts, d.run_started_at, d.body
+    WHERE q.delivery_id = s.delivery_id AND s.take
+    RETURNING q.delivery_id AS id, q.subscriber_id, q.attempt_count, q.run_attempts, q.run_started_at
   ),
   queues AS MATERIALIZED (
-    SELECT r.subscriber_id, r.lease_until, r.max_rows, count(s.id) AS seen, bool_or(s.take) AS took,
+    SELECT r.subscriber_id, r.lease_until, r.max_rows, count(s.delivery_id) AS seen, bool_or(s.take) AS took,
       min(s.next_attempt_at) FILTER (WHERE NOT s.take) AS next_unleased
     FROM requests r LEFT JOIN seen s ON s.subscriber_id = r.subscriber_id
     GROUP BY r.subscriber_id, r.lease_until, r.max_rows
@@ -57,16 +57,17 @@ const CLAIM = `
     SELECT q.subscriber_id, least(CASE WHEN q.took THEN q.lease_until END, q.next_unleased, held.until) AS at
     FROM queues q
     LEFT JOIN LATERAL (
-      SELECT min(coalesce(d.lease_until, d.next_attempt_at)) AS until FROM deliveries d
-      WHERE q.seen <= q.max_rows AND d.subscriber_id = q.subscriber_id AND d.status IN ('PENDING', 'FAILED')
-        AND d.lease_owner IS NOT NULL AND coalesce(d.lease_until, d.next_attempt_at) > $4
+      SELECT min(h.lease_until) AS until FROM delivery_queue h
+      WHERE q.seen <= q.max_rows AND h.subscriber_id = q.subscriber_id AND h.next_attempt_at IS NOT NULL
+        AND h.lease_owner IS NOT NULL AND h.lease_until > $4
     ) AS held ON true
   )
-  SELECT n.subscriber_id, n.at AS next_due, c.id, c.event_id, c.attempt_count, c.run_attempts, c.run_started_at,
-    coalesce(c.body, e.body) AS body
+  SELECT n.subscriber_id, n.at AS next_due, c.id, d.event_id, c.attempt_count, c.run_attempts, c.run_started_at,
+    coalesce(d.body, e.body) AS body
   FROM next_due n
   LEFT JOIN claimed c ON c.subscriber_id = n.subscriber_id
-  LEFT JOIN events e ON e.seq = c.event_seq AND c.body IS NULL
+  LEFT JOIN deliveries d ON d.id = c.id
+  LEFT JOIN events e ON e.seq = d.event_seq AND d.body IS NULL
   ORDER BY n.subscriber_id, c.id`;
 
 /** One row per claimed delivery, or one with id null for a subscriber that got none (it still carries next_due). */
@@ -76,8 +77,10 @@ interface ClaimRow extends Omit<ClaimedRow, 'id'> {
   body: string;
 }
 
-// Every result of the batch in one statement: parks (RESYNC, no attempt row), finished attempts (the delivery moves
-// on and one attempts row is written), each only while `owner` still holds the lease. Answers which were applied.
+// Every result of the batch in one statement, each only while `owner` still holds the lease (on the queue row):
+// a finished delivery (SUCCESS, DISABLED) leaves the queue, a retry (FAILED) or a park (RESYNC) stays with a new
+// next_attempt_at (NULL when parked) and no lease. The update of deliveries that follows touches no indexed column (a
+// HOT update), and a finished attempt (not a park) writes one attempts row. Answers the finished attempts applied.
 const RECORD = `
   WITH results AS (
     SELECT * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::float8[], $8::int[],
@@ -85,18 +88,34 @@ const RECORD = `
       AS r(delivery_id, status, attempt, attempted_at, run_started_at, duration_ms, response_code, response_body, error,
         next_attempt_at)
   ),
-  parked AS (
-    UPDATE deliveries d SET status = 'RESYNC', next_attempt_at = NULL, lease_owner = NULL
+  dequeued AS (
+    DELETE FROM delivery_queue q USING results r
+    WHERE r.status IN ('SUCCESS', 'DISABLED') AND q.delivery_id = r.delivery_id AND q.lease_owner = $1
+    RETURNING q.delivery_id, q.run_attempts + 1 AS run_attempts
+  ),
+  requeued AS (
+    UPDATE delivery_queue q SET next_attempt_at = r.next_attempt_at, lease_owner = NULL, lease_until = NULL,
+      attempt_count = CASE WHEN r.status = 'RESYNC' THEN q.attempt_count ELSE r.attempt END,
+      run_attempts = CASE WHEN r.status = 'RESYNC' THEN q.run_attempts ELSE q.run_attempts + 1 END,
+      run_started_at = CASE WHEN r.status = 'RESYNC' THEN q.run_started_at ELSE r.run_started_at END
     FROM results r
-    WHERE r.status = 'RESYNC' AND d.id = r.delivery_id AND d.lease_owner = $1
+    WHERE r.status IN ('FAILED', 'RESYNC') AND q.delivery_id = r.delivery_id AND q.lease_owner = $1
+    RETURNING q.delivery_id, q.run_attempts
+  ),
+  applied AS (
+    SELECT delivery_id, run_attempts FROM dequeued UNION ALL SELECT delivery_id, run_attempts FROM requeued
+  ),
+  parked AS (
+    UPDATE deliveries d SET status = 'RESYNC', next_attempt_at = NULL
+    FROM results r JOIN applied a ON a.delivery_id = r.delivery_id
+    WHERE r.status = 'RESYNC' AND d.id = r.delivery_id
   ),
   finished AS (
-    UPDATE deliveries d SET status = r.status, next_attempt_at = r.next_attempt_at, lease_owner = NULL,
-      attempt_count = r.attempt, run_attempts = d.run_attempts + 1, run_started_at = r.run_started_at,
-      last_attempt_at = r.attempted_at, last_response_code = r.response_code, last_response_time = r.duration_ms,
-      last_error = r.error
-    FROM results r
-    WHERE r.status <> 'RESYNC' AND d.id = r.delivery_id AND d.lease_owner = $1
+    UPDATE deliveries d SET status = r.status, next_attempt_at = r.next_attempt_at, attempt_count = r.attempt,
+      run_attempts = a.run_attempts, run_started_at = r.run_started_at, last_attempt_at = r.attempted_at,
+      last_response_code = r.response_code, last_response_time = r.duration_ms, last_error = r.error
+    FROM results r JOIN applied a ON a.delivery_id = r.delivery_id
+    WHERE r.status <> 'RESYNC' AND d.id = r.delivery_id
     RETURNING d.id, d.subscriber_id, d.organization_id, d.extension_id, d.company_id, d.event_slug
   ),
   logged AS (
@@ -124,31 +143,28 @@ const MARK_SUBSCRIBERS = `
   WHERE s.id = m.id`;
 
 // A handed-back delivery kept its next_attempt_at, which has passed: it is due again at once. Only lease_owner changes
-// (a HOT update); a stale lease_until means nothing without an owner.
-const RELEASE_ALL = `
-  UPDATE deliveries SET lease_owner = NULL WHERE lease_owner = $1 AND status IN ('PENDING', 'FAILED')`;
-// By id: the primary key finds them (folded into RELEASE_ALL as "$2 IS NULL OR id = ANY($2)", every hand-back read
-// the whole table).
-const RELEASE_SOME = `
-  UPDATE deliveries SET lease_owner = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status IN ('PENDING', 'FAILED')`;
+// (a HOT update); a stale lease_until means nothing without an owner. The queue holds only queued and parked
+// deliveries, so reading all of it for one owner's leases (no index holds lease_owner) stays small.
+const RELEASE_ALL = 'UPDATE delivery_queue SET lease_owner = NULL WHERE lease_owner = $1';
+const RELEASE_SOME = 'UPDATE delivery_queue SET lease_owner = NULL WHERE delivery_id = ANY($2::bigint[]) AND lease_owner = $1';
 
 // Skip-scan over the due index: one index descent per subscriber with queued deliveries, O(subscribers · log n),
 // never a read of every queued delivery. A leased delivery counts at its own next_attempt_at, which has passed: the
 // claim that follows steps over it and answers when the leases end.
 const DUE = `
   WITH RECURSIVE s(id) AS (
-    (SELECT subscriber_id FROM deliveries WHERE status IN ('PENDING', 'FAILED') ORDER BY subscriber_id LIMIT 1)
+    (SELECT subscriber_id FROM delivery_queue WHERE next_attempt_at IS NOT NULL ORDER BY subscriber_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT d.subscriber_id FROM deliveries d
-            WHERE d.status IN ('PENDING', 'FAILED') AND d.subscriber_id > s.id
-            ORDER BY d.subscriber_id LIMIT 1)
+    SELECT (SELECT q.subscriber_id FROM delivery_queue q
+            WHERE q.next_attempt_at IS NOT NULL AND q.subscriber_id > s.id
+            ORDER BY q.subscriber_id LIMIT 1)
     FROM s WHERE s.id IS NOT NULL
   )
   SELECT id AS "subscriberId",
-    (SELECT min(next_attempt_at) FROM deliveries WHERE subscriber_id = s.id AND status IN ('PENDING', 'FAILED')) AS "nextAttemptAt"
+    (SELECT min(next_attempt_at) FROM delivery_queue WHERE subscriber_id = s.id AND next_attempt_at IS NOT NULL) AS "nextAttemptAt"
   FROM s WHERE id IS NOT NULL`;
 
-const QUEUE_DEPTH = "SELECT count(*) AS n FROM deliveries WHERE status IN ('PENDING', 'FAILED')";
+const QUEUE_DEPTH = 'SELECT count(*) AS n FROM delivery_queue WHERE next_attempt_at IS NOT NULL';
 
 const STATUS_AFTER: Record<Exclude<AttemptResult['outcome']['kind'], 'park'>, string> = {
   success: 'SUCCESS',

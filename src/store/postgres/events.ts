@@ -34,13 +34,19 @@ const INSERT_EVENTS = `
   FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[])
     AS e(id, company_id, application_id, slug, body, created_at)
   RETURNING seq, id`;
+// Queued (PENDING) and parked (RESYNC) deliveries get their delivery_queue row in the same statement.
 const INSERT_DELIVERIES = `
-  INSERT INTO deliveries (event_seq, event_id, subscriber_id, organization_id, extension_id, company_id, event_slug,
-    status, next_attempt_at, body, last_error, created_at)
-  SELECT event_seq, event_id, subscriber_id, $1, $2, company_id, event_slug, status,
-    CASE WHEN status = 'PENDING' THEN created_at END, body, last_error, created_at
-  FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-    AS d(event_seq, event_id, subscriber_id, company_id, event_slug, status, body, last_error, created_at)`;
+  WITH inserted AS (
+    INSERT INTO deliveries (event_seq, event_id, subscriber_id, organization_id, extension_id, company_id, event_slug,
+      status, next_attempt_at, body, last_error, created_at)
+    SELECT event_seq, event_id, subscriber_id, $1, $2, company_id, event_slug, status,
+      CASE WHEN status = 'PENDING' THEN created_at END, body, last_error, created_at
+    FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+      AS d(event_seq, event_id, subscriber_id, company_id, event_slug, status, body, last_error, created_at)
+    RETURNING id, subscriber_id, status, next_attempt_at
+  )
+  INSERT INTO delivery_queue (delivery_id, subscriber_id, next_attempt_at)
+  SELECT id, subscriber_id, next_attempt_at FROM inserted WHERE status IN ('PENDING', 'RESYNC')`;
 const SELECT_EVENT = 'SELECT * FROM events WHERE id = $1 AND organization_id = $2 AND extension_id = $3';
 const SELECT_EVENT_DELIVERIES = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_seq = $1 ORDER BY id`;
 

@@ -43,13 +43,21 @@ export function postgresLifecycle(pool: pg.Pool) {
     if (q.eventSlugs?.length) where.push(`d.event_slug = ANY(${p.add(q.eventSlugs)}::text[])`);
     // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
     // an inactive or blocked one are parked as RESYNC.
+    // Each gets a queue row, or its queue row a fresh run and no lease.
     const { rowCount } = await pool.query(
-      `UPDATE deliveries AS d SET
-         status = CASE WHEN s.status = 'active' THEN 'PENDING' ELSE 'RESYNC' END,
-         next_attempt_at = CASE WHEN s.status = 'active' THEN ${at}::bigint ELSE NULL END,
-         lease_owner = NULL, run_attempts = 0, run_started_at = NULL
-       FROM subscribers AS s
-       WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}`,
+      `WITH record AS (
+         UPDATE deliveries AS d SET
+           status = CASE WHEN s.status = 'active' THEN 'PENDING' ELSE 'RESYNC' END,
+           next_attempt_at = CASE WHEN s.status = 'active' THEN ${at}::bigint ELSE NULL END,
+           run_attempts = 0, run_started_at = NULL
+         FROM subscribers AS s
+         WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}
+         RETURNING d.id, d.subscriber_id, d.next_attempt_at, d.attempt_count
+       )
+       INSERT INTO delivery_queue (delivery_id, subscriber_id, next_attempt_at, attempt_count)
+       SELECT id, subscriber_id, next_attempt_at, attempt_count FROM record
+       ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, lease_owner = NULL,
+         lease_until = NULL, attempt_count = excluded.attempt_count, run_attempts = 0, run_started_at = NULL`,
       p.values,
     );
     return { queued: rowCount ?? 0 };

@@ -39,19 +39,30 @@ const SET_STATUS = 'UPDATE subscribers SET status = $1, updated_at = $2 WHERE id
 const MARK_DELETED = `
   UPDATE subscribers SET deleted_at = $1, updated_at = $1
   WHERE id = $2 AND organization_id = $3 AND extension_id = $4 AND deleted_at IS NULL`;
-// Parking and un-parking move whole queues in one statement each. Deliveries in flight are left to their attempt.
-// Also used for the subscribers a batch of attempt results blocked.
+// Parking and un-parking move whole queues in one statement each, the queue rows (delivery_queue) and the deliveries'
+// records together. Deliveries in flight are left to their attempt. Also used for the subscribers a batch of attempt
+// results blocked.
 export const PARK_QUEUED = `
-  UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL
-  WHERE subscriber_id = ANY($1::bigint[]) AND status IN ('PENDING', 'FAILED') AND lease_owner IS NULL`;
+  WITH parked AS (
+    UPDATE delivery_queue SET next_attempt_at = NULL
+    WHERE subscriber_id = ANY($1::bigint[]) AND next_attempt_at IS NOT NULL AND lease_owner IS NULL
+    RETURNING delivery_id
+  )
+  UPDATE deliveries d SET status = 'RESYNC', next_attempt_at = NULL FROM parked p WHERE d.id = p.delivery_id`;
 const REQUEUE_PARKED = `
-  UPDATE deliveries SET status = 'PENDING', next_attempt_at = $1, run_attempts = 0, run_started_at = NULL
-  WHERE subscriber_id = $2 AND status = 'RESYNC'`;
-// Cancelling also revokes leases: a late result of an attempt in flight must not re-queue (FAILED) or park (RESYNC)
-// a delivery of a deleted subscriber.
+  WITH requeued AS (
+    UPDATE delivery_queue SET next_attempt_at = $1, run_attempts = 0, run_started_at = NULL
+    WHERE subscriber_id = $2 AND next_attempt_at IS NULL
+    RETURNING delivery_id
+  )
+  UPDATE deliveries d SET status = 'PENDING', next_attempt_at = $1, run_attempts = 0, run_started_at = NULL
+  FROM requeued q WHERE d.id = q.delivery_id`;
+// Cancelling also revokes leases: the queue rows go, so a late result of an attempt in flight finds no lease and can
+// neither re-queue (FAILED) nor park (RESYNC) a delivery of a deleted subscriber.
 const CANCEL_QUEUED = `
-  UPDATE deliveries SET status = 'DISABLED', next_attempt_at = NULL, lease_owner = NULL, last_error = 'subscriber deleted'
-  WHERE subscriber_id = $1 AND (status IN ('PENDING', 'FAILED') OR status = 'RESYNC')`; // an OR arm per partial index
+  WITH cancelled AS (DELETE FROM delivery_queue WHERE subscriber_id = $1 RETURNING delivery_id)
+  UPDATE deliveries d SET status = 'DISABLED', next_attempt_at = NULL, last_error = 'subscriber deleted'
+  FROM cancelled c WHERE d.id = c.delivery_id`;
 // A rule left undefined keeps its value ($3/$5 false); null removes it. Only a live subscriber of the tenant qualifies.
 const SAVE_RULES = `
   UPDATE subscriber_events AS se SET
