@@ -33,6 +33,14 @@ function withoutJit(url: string): { connectionString: string; options: string } 
   return { connectionString: parsed.toString(), options: `${given} ${NO_JIT}`.trim() };
 }
 
+/**
+ * A statement of the delivery path (publish, claim, record), run thousands of times a minute: named, so that each
+ * connection has PostgreSQL parse and analyse it once, and after five runs the server may keep a generic plan instead
+ * of planning every run. Parsing and planning these statements was about a fifth of PostgreSQL's CPU on the bench
+ * (perf, docs/postgres.md). A pooler in transaction mode in front of PostgreSQL would break named statements.
+ */
+export const prepared = (name: string, text: string): { name: string; text: string } => ({ name: `hookd_${name}`, text });
+
 export function createPool(url: string, poolSize: number): pg.Pool {
   const pool = new pg.Pool({
     ...withoutJit(url),

@@ -3,7 +3,7 @@
 // The queue state is delivery_queue's (migration 007); deliveries holds each delivery's record.
 import type pg from 'pg';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
-import { transaction } from './db.ts';
+import { prepared, transaction } from './db.ts';
 import { PARK_QUEUED } from './subscribers.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 
@@ -23,7 +23,7 @@ import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 // which never change them (migration 007). Each answer row is a claimed delivery (or, for a subscriber with nothing
 // claimed, one row with id NULL) and carries that time: the earliest of the new lease end (if anything was claimed),
 // the first unleased delivery not claimed and the end of the other leases.
-const CLAIM = `
+const CLAIM = prepared('claim', `
   WITH requests AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS r(subscriber_id, max_rows, lease_until)
   ),
@@ -68,7 +68,7 @@ const CLAIM = `
   LEFT JOIN claimed c ON c.subscriber_id = n.subscriber_id
   LEFT JOIN deliveries d ON d.id = c.id
   LEFT JOIN events e ON e.seq = d.event_seq AND d.body IS NULL
-  ORDER BY n.subscriber_id, c.id`;
+  ORDER BY n.subscriber_id, c.id`);
 
 /** One row per claimed delivery, or one with id null for a subscriber that got none (it still carries next_due). */
 interface ClaimRow extends Omit<ClaimedRow, 'id'> {
@@ -81,7 +81,7 @@ interface ClaimRow extends Omit<ClaimedRow, 'id'> {
 // a finished delivery (SUCCESS, DISABLED) leaves the queue, a retry (FAILED) or a park (RESYNC) stays with a new
 // next_attempt_at (NULL when parked) and no lease. The update of deliveries that follows touches no indexed column (a
 // HOT update), and a finished attempt (not a park) writes one attempts row. Answers the finished attempts applied.
-const RECORD = `
+const RECORD = prepared('record', `
   WITH results AS (
     SELECT * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::float8[], $8::int[],
       $9::text[], $10::text[], $11::bigint[])
@@ -125,22 +125,22 @@ const RECORD = `
       r.attempted_at, r.response_code, r.duration_ms, r.response_body, r.error
     FROM finished f JOIN results r ON r.delivery_id = f.id
   )
-  SELECT id FROM finished`;
+  SELECT id FROM finished`);
 
 // The subscribers of the applied results, locked in id order: two nodes recording for overlapping subscribers queue
 // up here instead of deadlocking, and the blocking rule below reads success times no other node is changing.
-const LOCK_SUBSCRIBERS = `
-  SELECT id, status, deleted_at, last_success_at FROM subscribers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`;
+const LOCK_SUBSCRIBERS = prepared('lock_subscribers', `
+  SELECT id, status, deleted_at, last_success_at FROM subscribers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`);
 
 // Success and failure times and blocks, one statement for every subscriber of the batch.
-const MARK_SUBSCRIBERS = `
+const MARK_SUBSCRIBERS = prepared('mark_subscribers', `
   UPDATE subscribers s SET
     last_success_at = greatest(s.last_success_at, m.success_at),
     last_failure_at = greatest(s.last_failure_at, m.failure_at),
     status = CASE WHEN m.blocked_at IS NULL THEN s.status ELSE 'blocked' END,
     updated_at = coalesce(m.blocked_at, s.updated_at)
   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m(id, success_at, failure_at, blocked_at)
-  WHERE s.id = m.id`;
+  WHERE s.id = m.id`);
 
 // A handed-back delivery kept its next_attempt_at, which has passed: it is due again at once. Only lease_owner changes
 // (a HOT update); a stale lease_until means nothing without an owner. The queue holds only queued and parked
@@ -234,13 +234,13 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
       if (m) (m.limit += r.limit), (m.leaseUntil = Math.max(m.leaseUntil, now + r.leaseMs));
       else merged.set(r.subscriberId, { limit: r.limit, leaseUntil: now + r.leaseMs });
     }
-    const { rows } = await pool.query<ClaimRow>(CLAIM, [
+    const { rows } = await pool.query<ClaimRow>({ ...CLAIM, values: [
       [...merged.keys()],
       [...merged.values()].map((m) => m.limit),
       [...merged.values()].map((m) => m.leaseUntil),
       now,
       owner,
-    ]);
+    ] });
     for (const row of rows) {
       nextDue.set(row.subscriber_id, row.next_due);
       if (row.id !== null) deliveries.push(toClaimedDelivery(row as ClaimedRow, row.body));
@@ -252,7 +252,7 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
     transaction(pool, async (client) => {
       const results = firstPerDelivery(all);
       if (results.length === 0) return { blocked: [] };
-      const { rows } = await client.query<{ id: number }>(RECORD, [
+      const { rows } = await client.query<{ id: number }>({ ...RECORD, values: [
         owner,
         results.map((r) => r.deliveryId),
         results.map((r) => (r.outcome.kind === 'park' ? 'RESYNC' : STATUS_AFTER[r.outcome.kind])),
@@ -264,21 +264,21 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
         results.map((r) => r.responseBody),
         results.map((r) => r.error),
         results.map((r) => (r.outcome.kind === 'retry' ? r.outcome.nextAttemptAt : null)),
-      ]);
+      ] });
       const appliedIds = new Set(rows.map((r) => r.id));
       const applied = results.filter((r) => appliedIds.has(r.deliveryId));
       if (applied.length === 0) return { blocked: [] };
 
       const subscriberIds = [...new Set(applied.map((r) => r.subscriberId))];
-      const locked = await client.query<SubscriberState>(LOCK_SUBSCRIBERS, [subscriberIds]);
+      const locked = await client.query<SubscriberState>({ ...LOCK_SUBSCRIBERS, values: [subscriberIds] });
       const { marks, blocked } = decideMarks(applied, locked.rows);
       const ids = [...marks.keys()];
-      await client.query(MARK_SUBSCRIBERS, [
+      await client.query({ ...MARK_SUBSCRIBERS, values: [
         ids,
         ids.map((id) => marks.get(id)!.successAt),
         ids.map((id) => marks.get(id)!.failureAt),
         ids.map((id) => marks.get(id)!.blockedAt),
-      ]);
+      ] });
       // The queues of subscribers the batch blocked are parked. Only when there are some: folded into MARK_SUBSCRIBERS
       // with an empty list, the planner still read every queued delivery (370-475 ms per batch on the bench).
       if (blocked.length > 0) await client.query(PARK_QUEUED, [blocked]);

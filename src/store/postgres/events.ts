@@ -2,7 +2,7 @@
 // most four statements, however many events and deliveries the batch holds.
 import type pg from 'pg';
 import type { EventView, NewEvent, PublishResult, Tenant } from '../../domain/types.ts';
-import { transaction } from './db.ts';
+import { prepared, transaction } from './db.ts';
 import { DELIVERY_COLUMNS, isoNow, toDeliveryView, type DeliveryRow } from './rows.ts';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -11,7 +11,7 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 // live one is left alone and not returned. Two processes publishing the same key at once: the second INSERT waits on
 // the first's uncommitted row, then sees the conflict, so exactly one event is created and the other is a duplicate.
 // Keys go in sorted order so that two batches never wait on each other's keys in opposite orders.
-const CLAIM_KEYS = `
+const CLAIM_KEYS = prepared('claim_keys', `
   INSERT INTO idempotency_keys (organization_id, extension_id, company_id, key, event_id, created_at)
   SELECT $1, $2, company_id, key, event_id, $3::bigint
   FROM unnest($4::bigint[], $5::text[], $6::text[]) AS k(company_id, key, event_id)
@@ -19,7 +19,7 @@ const CLAIM_KEYS = `
   ON CONFLICT (organization_id, extension_id, company_id, key) DO UPDATE
     SET event_id = excluded.event_id, created_at = excluded.created_at
     WHERE idempotency_keys.created_at <= $3::bigint - ${IDEMPOTENCY_WINDOW_MS}
-  RETURNING company_id, key`;
+  RETURNING company_id, key`);
 // The events that hold the keys this batch could not take, and how many deliveries each will send.
 const HELD_KEYS = `
   SELECT k.company_id, k.key, k.event_id,
@@ -28,14 +28,14 @@ const HELD_KEYS = `
   FROM idempotency_keys k
   JOIN unnest($3::bigint[], $4::text[]) AS wanted(company_id, key) ON wanted.company_id = k.company_id AND wanted.key = k.key
   WHERE k.organization_id = $1 AND k.extension_id = $2`;
-const INSERT_EVENTS = `
+const INSERT_EVENTS = prepared('insert_events', `
   INSERT INTO events (id, organization_id, extension_id, company_id, application_id, slug, body, created_at)
   SELECT id, $1, $2, company_id, application_id, slug, body, created_at
   FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[])
     AS e(id, company_id, application_id, slug, body, created_at)
-  RETURNING seq, id`;
+  RETURNING seq, id`);
 // Queued (PENDING) and parked (RESYNC) deliveries get their delivery_queue row in the same statement.
-const INSERT_DELIVERIES = `
+const INSERT_DELIVERIES = prepared('insert_deliveries', `
   WITH inserted AS (
     INSERT INTO deliveries (event_seq, event_id, subscriber_id, organization_id, extension_id, company_id, event_slug,
       status, next_attempt_at, body, last_error, created_at)
@@ -46,7 +46,7 @@ const INSERT_DELIVERIES = `
     RETURNING id, subscriber_id, status, next_attempt_at
   )
   INSERT INTO delivery_queue (delivery_id, subscriber_id, next_attempt_at)
-  SELECT id, subscriber_id, next_attempt_at FROM inserted WHERE status IN ('PENDING', 'RESYNC')`;
+  SELECT id, subscriber_id, next_attempt_at FROM inserted WHERE status IN ('PENDING', 'RESYNC')`);
 const SELECT_EVENT = 'SELECT * FROM events WHERE id = $1 AND organization_id = $2 AND extension_id = $3';
 const SELECT_EVENT_DELIVERIES = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_seq = $1 ORDER BY id`;
 
@@ -67,13 +67,13 @@ async function publish(client: pg.PoolClient, tenant: Tenant, events: NewEvent[]
   const taken = new Set<string>();
   const held = new Map<string, { eventId: string; deliveries: number }>();
   if (candidates.length > 0) {
-    const claimed = await client.query<{ company_id: number; key: string }>(CLAIM_KEYS, [
+    const claimed = await client.query<{ company_id: number; key: string }>({ ...CLAIM_KEYS, values: [
       ...tenantArgs,
       now,
       candidates.map((e) => e.companyId),
       candidates.map((e) => e.idempotencyKey),
       candidates.map((e) => e.id),
-    ]);
+    ] });
     for (const r of claimed.rows) taken.add(scope(r.company_id, r.key));
     const refused = candidates.filter((e) => !taken.has(scope(e.companyId, e.idempotencyKey!)));
     if (refused.length > 0) {
@@ -107,7 +107,7 @@ async function publish(client: pg.PoolClient, tenant: Tenant, events: NewEvent[]
   }
   if (fresh.length === 0) return results;
 
-  const inserted = await client.query<{ seq: number; id: string }>(INSERT_EVENTS, [
+  const inserted = await client.query<{ seq: number; id: string }>({ ...INSERT_EVENTS, values: [
     ...tenantArgs,
     fresh.map((e) => e.id),
     fresh.map((e) => e.companyId),
@@ -115,11 +115,11 @@ async function publish(client: pg.PoolClient, tenant: Tenant, events: NewEvent[]
     fresh.map((e) => e.slug),
     fresh.map((e) => e.body),
     fresh.map((e) => e.createdAt),
-  ]);
+  ] });
   const seqOf = new Map(inserted.rows.map((r) => [r.id, r.seq]));
   const deliveries = fresh.flatMap((e) => e.deliveries.map((d) => ({ e, d })));
   if (deliveries.length > 0) {
-    await client.query(INSERT_DELIVERIES, [
+    await client.query({ ...INSERT_DELIVERIES, values: [
       ...tenantArgs,
       deliveries.map(({ e }) => seqOf.get(e.id)),
       deliveries.map(({ e }) => e.id),
@@ -130,7 +130,7 @@ async function publish(client: pg.PoolClient, tenant: Tenant, events: NewEvent[]
       deliveries.map(({ d }) => d.body ?? null),
       deliveries.map(({ d }) => d.error ?? null),
       deliveries.map(({ e }) => e.createdAt),
-    ]);
+    ] });
   }
   return results;
 }
