@@ -1,5 +1,5 @@
 // Delivery end to end: the real app on a SQLite file, real receivers on 127.0.0.1.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { createHmac } from 'node:crypto';
 import { eventually, startTestApp, subscriberBody, type TestApp } from '../helpers/app.ts';
@@ -41,6 +41,20 @@ describe('delivery', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(receiver.requests.map((r) => r.path).sort()).toEqual(['/a', '/b', '/c']);
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([res.body.event_id]));
+  });
+
+  it('asks the store once for a subscriber woken twice before its claim round starts', async () => {
+    const { id } = await subscribe('/a');
+    expect((await publish()).status).toBe(202);
+    await receiver.waitFor(1);
+    await new Promise((r) => setTimeout(r, 100)); // the round that claimed it is over
+    const claim = vi.spyOn(hookd.app.store, 'claim');
+    // Two publishes committing before the round their first wake scheduled has started: the round sees both.
+    hookd.app.dispatcher!.wake([id]);
+    hookd.app.dispatcher!.wake([id]);
+    await new Promise((r) => setTimeout(r, 200));
+    const asked = claim.mock.calls.filter(([requests]) => requests.some((r) => r.subscriberId === id));
+    expect(asked).toHaveLength(1);
   });
 
   it('fans two event types in to one subscriber', async () => {
