@@ -67,7 +67,9 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
           onBlocked: (subscriber, reason) => void alerter.subscriberBlocked({ subscriber, reason }),
         });
   const rules = new Rules();
-  const router = new Router(store, rules, (ids) => dispatcher?.wake(ids));
+  // SQLite wakes the dispatcher itself when a publish commits (its onWork), before the sync that precedes the 202; a
+  // second wake here, after the 202, would find those deliveries already claimed.
+  const router = new Router(store, rules, store.kind === 'sqlite' ? () => {} : (ids) => dispatcher?.wake(ids));
 
   let server: FastifyInstance | undefined;
   let url: string | undefined;

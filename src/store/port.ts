@@ -136,7 +136,8 @@ export interface Store {
   onSubscribersChanged(listener: () => void): void;
   /**
    * Called when another process (or this one) queued work: the subscribers concerned, or 'all' when unknown.
-   * Adapters with a single process (SQLite) never call it: publish wakes the local dispatcher directly.
+   * SQLite, one process per file, calls it when a publish commits, before the sync its 202 waits for; PostgreSQL when
+   * a NOTIFY arrives (the publishing node's dispatcher is also woken by the router once the publish is answered).
    */
   onWork(listener: (subscriberIds: number[] | 'all') => void): void;
 

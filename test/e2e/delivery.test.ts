@@ -43,6 +43,23 @@ describe('delivery', () => {
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([res.body.event_id]));
   });
 
+  it('wakes the dispatcher once per published event, for the subscribers it queued deliveries for', async () => {
+    const a = await subscribe('/a');
+    const b = await subscribe('/b');
+    await subscribe('/other', { events: [{ slug: 'company/product/update/v1' }] });
+    const woken: number[][] = [];
+    const wake = hookd.app.dispatcher!.wake.bind(hookd.app.dispatcher!);
+    hookd.app.dispatcher!.wake = (ids) => {
+      woken.push([...ids].sort((x, y) => x - y));
+      wake(ids);
+    };
+    expect((await publish()).status).toBe(202);
+    await receiver.waitFor(2);
+    // Once, when the publish committed (SQLite). A second wake after the 202 only made the dispatcher ask the store
+    // again for deliveries it had already claimed.
+    expect(woken).toEqual([[a.id, b.id].sort((x, y) => x - y)]);
+  });
+
   it('asks the store once for a subscriber woken twice before its claim round starts', async () => {
     const { id } = await subscribe('/a');
     expect((await publish()).status).toBe(202);

@@ -154,6 +154,29 @@ describe('SQLite group commit with the WAL synced off the thread', () => {
     await expect(events.publish(TENANT, [event('evt_next')], Date.now())).resolves.toMatchObject([{ event_id: 'evt_next' }]);
   });
 
+  it('tells which subscribers got deliveries to send as soon as the group commits, before its sync', async () => {
+    const told: number[][] = [];
+    events = sqliteEvents(db, wal, (ids) => told.push([...ids].sort((a, b) => a - b)));
+    const withDeliveries = (id: string, key: string | null = null): NewEvent => ({
+      ...event(id, key),
+      deliveries: [
+        { subscriberId: 3, status: 'PENDING' },
+        { subscriberId: 1, status: 'PENDING' },
+        { subscriberId: 7, status: 'RESYNC' }, // parked: nothing to send
+        { subscriberId: 9, status: 'FILTER_ERROR', error: 'filter failed: boom' },
+      ],
+    });
+    const first = events.publish(TENANT, [withDeliveries('evt_woken', 'order-1')], Date.now());
+    await turn();
+    expect(told).toEqual([[1, 3]]);
+    expect(await settled(first)).toBe(false); // not yet on disk, so not answered: the dispatcher was told first
+    wal.open();
+    await first;
+    // A duplicate of an idempotency key writes no delivery, so it wakes nobody.
+    await events.publish(TENANT, [withDeliveries('evt_duplicate', 'order-1')], Date.now());
+    expect(told).toEqual([[1, 3]]);
+  });
+
   it('flush commits what waits and returns once it is on disk, its publish answered', async () => {
     let answered = false;
     const publishing = events.publish(TENANT, [event('evt_flushed')], Date.now()).then(() => (answered = true));

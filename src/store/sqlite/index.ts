@@ -39,6 +39,7 @@ export function openSqliteStore(path: string): Store {
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly listeners: (() => void)[] = [];
+  private readonly workListeners: ((ids: number[] | 'all') => void)[] = [];
   private readonly subscribers;
   private readonly events;
   private readonly deliveries;
@@ -56,7 +57,7 @@ class SqliteStore implements Store {
   ) {
     this.lock = new DispatcherLock(db);
     this.subscribers = sqliteSubscribers(db, this.leases, () => this.listeners.forEach((l) => l()));
-    this.events = sqliteEvents(db, walSync);
+    this.events = sqliteEvents(db, walSync, (ids) => this.workListeners.forEach((l) => l([...ids])));
     this.deliveries = sqliteDeliveries(db, this.leases);
     this.dispatch = sqliteDispatch(db, this.leases, this.lock, () => this.listeners.forEach((l) => l()));
     this.lifecycle = sqliteLifecycle(db, this.leases);
@@ -80,8 +81,10 @@ class SqliteStore implements Store {
   onSubscribersChanged(listener: () => void) {
     this.listeners.push(listener);
   }
-  // One process owns the file: publish wakes the local dispatcher directly, so there is nobody else to tell.
-  onWork() {}
+  // One process owns the file, so only this process's dispatcher is told: when a publish commits, before its sync.
+  onWork(listener: (ids: number[] | 'all') => void) {
+    this.workListeners.push(listener);
+  }
 
   createSubscriber: Store['createSubscriber'] = async (t, input, now) => this.subscribers.create(t, input, now);
   getSubscriber: Store['getSubscriber'] = async (t, id) => this.subscribers.get(t, id);
