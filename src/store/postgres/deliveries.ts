@@ -16,18 +16,23 @@ const SELECT_FOR_RETRY = `
   FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
   WHERE d.id = $1 AND d.organization_id = $2 AND d.extension_id = $3
   FOR SHARE OF s`;
-// Back in the queue (or parked, next_attempt_at NULL) with a fresh run, whether or not it still had a queue row; a
-// lease on it is revoked, so the result of an attempt in flight no longer applies.
+/**
+ * Puts the deliveries a `record` CTE re-queued (RETURNING id, subscriber_id, next_attempt_at, attempt_count) back in
+ * delivery_queue with a fresh run (parked when next_attempt_at is NULL), whether or not they still had a queue row;
+ * a lease on one is revoked, so the result of an attempt in flight no longer applies.
+ */
+export const QUEUE_REQUEUED = `
+  INSERT INTO delivery_queue (delivery_id, subscriber_id, next_attempt_at, attempt_count)
+  SELECT id, subscriber_id, next_attempt_at, attempt_count FROM record
+  ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, lease_owner = NULL,
+    lease_until = NULL, attempt_count = excluded.attempt_count, run_attempts = 0, run_started_at = NULL`;
 const REQUEUE = `
   WITH record AS (
     UPDATE deliveries SET status = $1, next_attempt_at = $2, run_attempts = 0, run_started_at = NULL
     WHERE id = $3
-    RETURNING id, subscriber_id, attempt_count
+    RETURNING id, subscriber_id, next_attempt_at, attempt_count
   )
-  INSERT INTO delivery_queue (delivery_id, subscriber_id, next_attempt_at, attempt_count)
-  SELECT id, subscriber_id, $2, attempt_count FROM record
-  ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, lease_owner = NULL,
-    lease_until = NULL, attempt_count = excluded.attempt_count, run_attempts = 0, run_started_at = NULL`;
+  ${QUEUE_REQUEUED}`;
 
 export function postgresDeliveries(pool: pg.Pool) {
   async function list(tenant: Tenant, q: DeliveryQuery): Promise<Paged<DeliveryView>> {

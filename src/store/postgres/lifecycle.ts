@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Tenant } from '../../domain/types.ts';
 import type { BulkRetryQuery } from '../port.ts';
 import { Params, transaction } from './db.ts';
+import { QUEUE_REQUEUED } from './deliveries.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -43,7 +44,6 @@ export function postgresLifecycle(pool: pg.Pool) {
     if (q.eventSlugs?.length) where.push(`d.event_slug = ANY(${p.add(q.eventSlugs)}::text[])`);
     // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
     // an inactive or blocked one are parked as RESYNC.
-    // Each gets a queue row, or its queue row a fresh run and no lease.
     const { rowCount } = await pool.query(
       `WITH record AS (
          UPDATE deliveries AS d SET
@@ -54,10 +54,7 @@ export function postgresLifecycle(pool: pg.Pool) {
          WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}
          RETURNING d.id, d.subscriber_id, d.next_attempt_at, d.attempt_count
        )
-       INSERT INTO delivery_queue (delivery_id, subscriber_id, next_attempt_at, attempt_count)
-       SELECT id, subscriber_id, next_attempt_at, attempt_count FROM record
-       ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, lease_owner = NULL,
-         lease_until = NULL, attempt_count = excluded.attempt_count, run_attempts = 0, run_started_at = NULL`,
+       ${QUEUE_REQUEUED}`,
       p.values,
     );
     return { queued: rowCount ?? 0 };
