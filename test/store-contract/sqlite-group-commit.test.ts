@@ -177,6 +177,16 @@ describe('SQLite group commit with the WAL synced off the thread', () => {
     expect(told).toEqual([[1, 3]]);
   });
 
+  it('answers a committed publish even when telling the dispatcher throws', async () => {
+    events = sqliteEvents(db, wal, () => {
+      throw new Error('listener bug');
+    });
+    wal.open();
+    const published = events.publish(TENANT, [{ ...event('evt_told'), deliveries: [{ subscriberId: 1, status: 'PENDING' }] }], Date.now());
+    await expect(published).resolves.toMatchObject([{ event_id: 'evt_told', duplicate: false }]);
+    expect(stored()).toEqual(['evt_told']);
+  });
+
   it('flush commits what waits and returns once it is on disk, its publish answered', async () => {
     let answered = false;
     const publishing = events.publish(TENANT, [event('evt_flushed')], Date.now()).then(() => (answered = true));

@@ -128,7 +128,12 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync, committed
     // again. Waking at the 202 also added every sync's time, and every stall of the disk, to each delivery's latency.
     if (committed) {
       const woken = pendingSubscribers(group, outcomes);
-      if (woken.size > 0) committed(woken);
+      try {
+        if (woken.size > 0) committed(woken);
+      } catch {
+        // Not this group's failure: it is committed and must still be answered. The dispatcher's periodic rescan
+        // finds deliveries no wake-up announced.
+      }
     }
     const answer = () => outcomes.forEach((o, i) => ('error' in o ? group[i]!.reject(o.error) : group[i]!.resolve(o.results)));
     if (!walSync) return answer();
