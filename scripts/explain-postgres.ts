@@ -7,9 +7,9 @@
 // with SQL (INSERT … SELECT, seconds instead of the minutes publishing through the store would take), explains each
 // statement three times inside BEGIN … ROLLBACK, and drops the database at the end, also on error.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { DEFAULT_RETRY_POLICY } from '../src/domain/types.ts';
+import { STATEMENTS } from '../src/store/postgres/dispatch.ts';
 import { openPostgresStore } from '../src/store/postgres/index.ts';
 
 const SERVER = process.env.HOOKD_EXPLAIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -20,18 +20,10 @@ const TENANT = { organizationId: 'org_explain', extensionId: 'ext_explain' };
 const SUBSCRIBERS = 100; // 10 per company; an event of company c goes to its 10 subscribers
 const EVENTS = 100_000; // × 10 subscribers = 1 000 000 deliveries
 
-// The statements are read from the source of dispatch.ts rather than copied here (they are not exported), so this
-// always explains what ships. Each is a template literal without interpolation: `const X = prepared('x', `…`)` or
-// `const X = `…``.
-const source = readFileSync(new URL('../src/store/postgres/dispatch.ts', import.meta.url), 'utf8');
-function statement(name: string): string {
-  const text = new RegExp(`const ${name} = (?:prepared\\('\\w+', )?\`([^\`]*)\``).exec(source)?.[1];
-  if (text === undefined || text.includes('${')) throw new Error(`no plain statement ${name} in dispatch.ts`);
-  return text;
-}
-const CLAIM = statement('CLAIM');
-const RECORD = statement('RECORD');
-const DUE = statement('DUE');
+// The statements dispatch.ts runs, imported rather than copied, so this always explains what ships.
+const CLAIM = STATEMENTS.claim.text;
+const RECORD = STATEMENTS.record.text;
+const DUE = STATEMENTS.due;
 
 // The data, in the shape of docs/postgres.md: the older half of the events delivered (SUCCESS, one attempts row each,
 // no queue row), the newer half queued (PENDING, every tenth of each subscriber's FAILED, due a minute later, with one

@@ -67,9 +67,8 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
           onBlocked: (subscriber, reason) => void alerter.subscriberBlocked({ subscriber, reason }),
         });
   const rules = new Rules();
-  // SQLite wakes the dispatcher itself when a publish commits (its onWork), before the sync that precedes the 202; a
-  // second wake here, after the 202, would find those deliveries already claimed.
-  const router = new Router(store, rules, store.kind === 'sqlite' ? () => {} : (ids) => dispatcher?.wake(ids));
+  // The store wakes the dispatcher when a publish commits (Store.onWork), not the router.
+  const router = new Router(store, rules);
 
   let server: FastifyInstance | undefined;
   let url: string | undefined;

@@ -62,7 +62,6 @@ export class Router {
   constructor(
     private readonly store: Store,
     private readonly rules: Rules,
-    private readonly onPublished: (subscriberIds: Set<number>) => void = () => {},
   ) {
     store.onSubscribersChanged(() => this.invalidate());
   }
@@ -120,13 +119,11 @@ export class Router {
     const outcomes = filtered.length > 0 ? await this.rules.evaluate(filtered) : [];
     const outcomeOf = new Map(filtered.map((f, i) => [f.m, outcomes[i]!]));
 
-    const woken = new Set<number>();
     const events: NewEvent[] = prepared.map(({ input, envelope, matches }) => {
       const deliveries: NewDelivery[] = [];
       for (const match of matches) {
         const delivery = this.deliveryFor(match, envelope, outcomeOf.get(match));
         if (!delivery) continue;
-        if (delivery.status === 'PENDING') woken.add(delivery.subscriberId);
         deliveries.push(delivery);
       }
       return {
@@ -140,9 +137,7 @@ export class Router {
         deliveries,
       };
     });
-    const results = await this.store.publish(tenant, events, now);
-    if (woken.size > 0) this.onPublished(woken);
-    return results;
+    return this.store.publish(tenant, events, now);
   }
 
   /** The delivery one match produces, or null when its filter says no. */

@@ -135,9 +135,9 @@ export interface Store {
   /** Called after any subscriber or subscription change, so caches can drop what they hold. */
   onSubscribersChanged(listener: () => void): void;
   /**
-   * Called when another process (or this one) queued work: the subscribers concerned, or 'all' when unknown.
-   * SQLite, one process per file, calls it when a publish commits, before the sync its 202 waits for; PostgreSQL when
-   * a NOTIFY arrives (the publishing node's dispatcher is also woken by the router once the publish is answered).
+   * Called when this process or another queued work: the subscribers concerned, or 'all' when unknown. Publishing in
+   * this process calls it once per commit, for the subscribers of the PENDING deliveries it wrote (SQLite right after
+   * the commit, before the sync its 202 waits for); PostgreSQL also calls it for NOTIFYs from other processes.
    */
   onWork(listener: (subscriberIds: number[] | 'all') => void): void;
 

@@ -555,6 +555,23 @@ export function storeContract(name: string, open: OpenStore): void {
         for (const e of events) expect(await store.getEvent(TENANT, e.id)).not.toBeNull();
       });
 
+      it("tells this process's onWork listeners, once per publish, whose PENDING deliveries it wrote", async () => {
+        const [a, b, parked, filtered] = [await create(), await create(), await create(), await create()];
+        const told: (number[] | 'all')[] = [];
+        store.onWork((ids) => told.push(ids === 'all' ? ids : [...ids].sort((x, y) => x - y)));
+        await publishOne({
+          idempotencyKey: 'order-7',
+          pending: [b.id, a.id],
+          resync: [parked.id],
+          deliveries: [{ subscriberId: filtered.id, status: 'FILTER_ERROR', error: 'filter failed: boom' }],
+        });
+        expect(told).toEqual([[a.id, b.id].sort((x, y) => x - y)]);
+        // A duplicate wrote nothing, and an event without deliveries has nobody to wake.
+        await publishOne({ idempotencyKey: 'order-7', pending: [a.id], createdAt: T0 + 1 });
+        await publishOne({});
+        expect(told).toHaveLength(1);
+      });
+
       it('answers a repeated idempotency key with the first event id and its delivery count', async () => {
         const a = await create();
         const b = await create();

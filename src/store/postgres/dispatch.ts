@@ -164,6 +164,9 @@ const DUE = `
     (SELECT min(next_attempt_at) FROM delivery_queue WHERE subscriber_id = s.id AND next_attempt_at IS NOT NULL) AS "nextAttemptAt"
   FROM s WHERE id IS NOT NULL`;
 
+/** The delivery path's statements, for scripts/explain-postgres.ts (docs/postgres.md shows their plans). */
+export const STATEMENTS = { claim: CLAIM, record: RECORD, due: DUE };
+
 const QUEUE_DEPTH = 'SELECT count(*) AS n FROM delivery_queue WHERE next_attempt_at IS NOT NULL';
 
 const STATUS_AFTER: Record<Exclude<AttemptResult['outcome']['kind'], 'park'>, string> = {

@@ -1,6 +1,7 @@
 // The PostgreSQL adapter: a pg.Pool shared by one module per concern, for any number of hookd processes on one database.
 import type pg from 'pg';
 import type { Store } from '../port.ts';
+import { subscribersToWake } from '../wake.ts';
 import { postgresApiKeys } from './api-keys.ts';
 import { createPool } from './db.ts';
 import { postgresDeliveries } from './deliveries.ts';
@@ -114,8 +115,12 @@ class PostgresStore implements Store {
 
   publish: Store['publish'] = async (t, events, now) => {
     const results = await this.events.publish(t, events, now);
-    const woken = new Set(events.flatMap((e) => e.deliveries.filter((d) => d.status === 'PENDING').map((d) => d.subscriberId)));
-    if (woken.size > 0) this.tellWork(woken);
+    // Committed: this process's dispatcher is told at once, the others by NOTIFY (which this one ignores).
+    const woken = subscribersToWake(events, results);
+    if (woken.size > 0) {
+      this.workNotified([...woken]);
+      this.tellWork(woken);
+    }
     return results;
   };
   getEvent: Store['getEvent'] = (t, id) => this.events.get(t, id);

@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { EventView, NewEvent, PublishResult, Tenant } from '../../domain/types.ts';
 import { DELIVERY_COLUMNS, isoNow, toDeliveryView, type DeliveryRow } from './rows.ts';
+import { subscribersToWake } from '../wake.ts';
 import { withoutFsync, type WalSync } from './wal-sync.ts';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -15,19 +16,6 @@ interface QueuedPublish {
 }
 
 type PublishOutcome = { results: PublishResult[] } | { error: unknown };
-
-/** The subscribers with PENDING deliveries among the events a group's commit wrote (duplicates wrote nothing). */
-function pendingSubscribers(group: QueuedPublish[], outcomes: PublishOutcome[]): Set<number> {
-  const ids = new Set<number>();
-  outcomes.forEach((outcome, i) => {
-    if (!('results' in outcome)) return;
-    group[i]!.events.forEach((event, j) => {
-      if (outcome.results[j]?.duplicate) return;
-      for (const d of event.deliveries) if (d.status === 'PENDING') ids.add(d.subscriberId);
-    });
-  });
-  return ids;
-}
 
 /**
  * `walSync`: how commits are made durable off this thread; without it (an in-memory database) each commit is final.
@@ -127,7 +115,8 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync, committed
     // sync can then lose a delivery already sent, as wal-sync.ts describes: the publisher, not answered, publishes
     // again. Waking at the 202 also added every sync's time, and every stall of the disk, to each delivery's latency.
     if (committed) {
-      const woken = pendingSubscribers(group, outcomes);
+      const woken = new Set<number>();
+      outcomes.forEach((o, i) => 'results' in o && subscribersToWake(group[i]!.events, o.results, woken));
       try {
         if (woken.size > 0) committed(woken);
       } catch {
