@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import type { DispatcherLock } from './dispatcher-lock.ts';
+import { EventBodies } from './event-bodies.ts';
 import type { ActiveLeases, Leases } from './leases.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 import { PARK_QUEUED } from './subscribers.ts';
@@ -49,6 +50,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       run_attempts, run_started_at, body FROM deliveries WHERE id = ?`,
   );
   const eventBody = db.prepare('SELECT body FROM events WHERE seq = ?').pluck();
+  const bodies = new EventBodies((seq) => eventBody.get(seq) as string);
 
   // The lease carries the delivery's tenant columns (read at claim), so an attempt is a plain insert, made once the
   // delivery's own update found it still queued.
@@ -56,11 +58,12 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
     INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
       attempted_at, response_code, duration_ms, response_body, error)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  // Positional parameters: binding named ones made better-sqlite3 create a string per name per run.
   const finish = db.prepare(`
-    UPDATE deliveries SET status = @status, next_attempt_at = @nextAttemptAt, lease_owner = NULL,
-      attempt_count = @attempt, run_attempts = run_attempts + 1, run_started_at = @runStartedAt,
-      last_attempt_at = @attemptedAt, last_response_code = @responseCode, last_response_time = @durationMs, last_error = @error
-    WHERE id = @deliveryId AND status IN ('PENDING', 'FAILED')`);
+    UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_owner = NULL,
+      attempt_count = ?, run_attempts = run_attempts + 1, run_started_at = ?,
+      last_attempt_at = ?, last_response_code = ?, last_response_time = ?, last_error = ?
+    WHERE id = ? AND status IN ('PENDING', 'FAILED')`);
   const park = db.prepare(
     "UPDATE deliveries SET status = 'RESYNC', next_attempt_at = NULL, lease_owner = NULL WHERE id = ? AND status IN ('PENDING', 'FAILED')",
   );
@@ -107,7 +110,6 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   const claimRound = db.transaction((requests: ClaimRequest[], owner: string, now: number): ClaimResult => {
     const deliveries: ClaimedDelivery[] = [];
     const next = new Map<number, number | null>();
-    const bodies = new Map<number, string>();
     for (const r of requests) {
       const active = leases.activeOf(r.subscriberId, now);
       let taken = 0;
@@ -118,11 +120,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           break;
         }
         const row = claimedRow.get(head.id) as ClaimRow;
-        let body = row.body;
-        if (body === null) {
-          body = bodies.get(row.event_seq) ?? (eventBody.get(row.event_seq) as string);
-          bodies.set(row.event_seq, body);
-        }
+        const body = row.body ?? bodies.get(row.event_seq, row.event_id);
         leases.take(row.id, row.subscriber_id, head.at, owner, now + r.leaseMs, {
           organizationId: row.organization_id,
           extensionId: row.extension_id,
@@ -166,19 +164,13 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
         park.run(r.deliveryId);
         continue;
       }
-      const params = {
-        deliveryId: r.deliveryId,
-        attempt: r.attempt,
-        attemptedAt: r.attemptedAt,
-        responseCode: r.responseCode,
-        durationMs: r.durationMs,
-        responseBody: r.responseBody,
-        error: r.error,
-      };
       const status = r.outcome.kind === 'success' ? 'SUCCESS' : r.outcome.kind === 'retry' ? 'FAILED' : 'DISABLED';
       const nextAttemptAt = r.outcome.kind === 'retry' ? r.outcome.nextAttemptAt : null;
+      const { changes } = finish.run(
+        status, nextAttemptAt, r.attempt, r.runStartedAt, r.attemptedAt, r.responseCode, r.durationMs, r.error, r.deliveryId,
+      );
       // No longer queued: cancelled or retried by another process on this file (its leases are not ours to see).
-      if (finish.run({ ...params, status, nextAttemptAt, runStartedAt: r.runStartedAt }).changes === 0) continue;
+      if (changes === 0) continue;
       insertAttempt.run(
         r.deliveryId, r.subscriberId, held.organizationId, held.extensionId, held.companyId, held.eventSlug, r.attempt,
         r.attemptedAt, r.responseCode, r.durationMs, r.responseBody, r.error,

@@ -1,0 +1,84 @@
+// SQLite only: claims keep event bodies between rounds (EventBodies), and never hand out a kept body for another event,
+// even when SQLite gives a purged event's seq to a new one. A real database file, migrated by the store.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Tenant } from '../../src/domain/types.ts';
+import type { Store } from '../../src/store/index.ts';
+import { EventBodies } from '../../src/store/sqlite/event-bodies.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { queuedSubscriber } from '../helpers/store.ts';
+
+const TENANT: Tenant = { organizationId: 'org_bodies', extensionId: 'ext_bodies' };
+const OWNER = 'node-bodies';
+let dir: string;
+let file: string;
+let store: Store;
+
+beforeEach(() => {
+  dir = mkdtempSync(tmpdir() + sep + 'hookd-bodies-');
+  file = join(dir, 'hookd.db');
+  store = openSqliteStore(file);
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const seqs = () => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT seq, id FROM events ORDER BY seq').all() as { seq: number; id: string }[];
+  } finally {
+    db.close();
+  }
+};
+
+async function publish(subscriberId: number, id: string, body: string): Promise<void> {
+  const now = Date.now();
+  await store.publish(TENANT, [{
+    id, companyId: 1, applicationId: null, slug: 'company/product/create/v1', idempotencyKey: null, body, createdAt: now,
+    deliveries: [{ subscriberId, status: 'PENDING' }],
+  }], now);
+}
+
+describe('SQLite event bodies kept between claims', () => {
+  it('reads a body once for all the rounds that claim its deliveries, and stops keeping them past its budget', () => {
+    const reads: number[] = [];
+    const bodies = new EventBodies((seq) => {
+      reads.push(seq);
+      return `{"seq":${seq},"pad":"${'x'.repeat(90)}"}`;
+    }, 1000);
+    for (let round = 0; round < 3; round++) expect(JSON.parse(bodies.get(7, 'evt_7')).seq).toBe(7);
+    expect(reads).toEqual([7]);
+    for (let seq = 1; seq <= 20; seq++) bodies.get(seq, `evt_${seq}`);
+    expect(bodies.count).toBeLessThanOrEqual(9); // ~110 characters each within 1000
+    bodies.get(20, 'evt_20');
+    expect(reads.filter((s) => s === 20)).toHaveLength(1); // the newest are the ones kept
+    bodies.get(1, 'evt_1');
+    expect(reads.filter((s) => s === 1)).toHaveLength(2); // the oldest went first
+  });
+
+  it('sends the new event\'s body when a purged event\'s seq is given to it', async () => {
+    const subscriberId = await queuedSubscriber(store, TENANT, { deliveries: 0 });
+    await publish(subscriberId, 'evt_old', '{"which":"old"}');
+    const first = await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now());
+    expect(first.deliveries.map((d) => d.body)).toEqual(['{"which":"old"}']);
+    const [old] = first.deliveries;
+    const [{ seq: oldSeq }] = seqs() as [{ seq: number }];
+    await store.recordAttempts([{
+      deliveryId: old!.id, subscriberId, attempt: 1, attemptedAt: Date.now(), runStartedAt: Date.now(), durationMs: 1,
+      responseCode: 200, responseBody: 'ok', error: null, outcome: { kind: 'success' },
+    }], OWNER);
+    expect(await store.purgeExpired(Date.now() + 1000, 500, Date.now() + 1000)).toBeGreaterThan(0);
+    expect(seqs()).toEqual([]);
+
+    await publish(subscriberId, 'evt_new', '{"which":"new"}');
+    const [reused] = seqs();
+    expect(reused).toEqual({ seq: oldSeq, id: 'evt_new' }); // the case this test is about
+    const second = await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now());
+    expect(second.deliveries.map((d) => [d.eventId, d.body])).toEqual([['evt_new', '{"which":"new"}']]);
+  });
+});
