@@ -76,6 +76,8 @@ const STORE_RETRY_MAX_MS = 1000;
 /** While the store keeps failing, one log line this often (the first failure is logged at once, with its error). */
 const STORE_FAILING_LOG_MS = 30_000;
 
+const SUCCESS: AttemptOutcome = { kind: 'success' };
+
 /** The result of an attempt that sent nothing (parked, or given up for a deleted subscriber). */
 function unsent(delivery: ClaimedDelivery, at: number, outcome: AttemptOutcome, error: string | null = null): AttemptResult {
   return {
@@ -429,19 +431,23 @@ export class Dispatcher {
   private launch(delivery: ClaimedDelivery, sendBy: number): void {
     this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 0) + 1);
     this.totalInFlight++;
-    const task = this.attempt(delivery, sendBy)
-      .catch((err) => this.log.error({ err, delivery_id: delivery.id }, 'dispatcher: attempt failed unexpectedly'))
-      .finally(() => {
-        this.running.delete(task);
-        this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 1) - 1);
-        this.totalInFlight--;
-        this.pump();
-      });
+    // One `then` rather than `catch` and `finally`: a promise and a closure less per attempt.
+    const done = (): void => {
+      this.running.delete(task);
+      this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 1) - 1);
+      this.totalInFlight--;
+      this.pump();
+    };
+    const task: Promise<void> = this.attempt(delivery, sendBy).then(done, (err) => {
+      this.log.error({ err, delivery_id: delivery.id }, 'dispatcher: attempt failed unexpectedly');
+      done();
+    });
     this.running.add(task);
   }
 
   private async attempt(delivery: ClaimedDelivery, sendBy: number): Promise<void> {
-    const cached = await this.subscriber(delivery.subscriberId);
+    // Cached nearly always: no await (a promise and a suspension) unless it has to be read.
+    const cached = this.subscribers.get(delivery.subscriberId) ?? (await this.subscriber(delivery.subscriberId));
     const attemptedAt = Date.now();
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
     if (!cached || cached.subscriber.deleted) {
@@ -453,11 +459,16 @@ export class Dispatcher {
       this.push(unsent(delivery, attemptedAt, { kind: 'park' }));
       return;
     }
+    const body = delivery.body;
+    // The body is the sender's from here. This delivery object stays referenced until its result is written, a few
+    // hundred ms under load: with its 1 KiB+ body still attached, that got the bodies promoted to the old generation,
+    // a third of what the main thread's mark-compacts then collected (bench, --trace-gc: 999 MB before, 621 after).
+    delivery.body = '';
     const sent = await this.sender.deliver({
       url: subscriber.webhook_url,
       signing,
       eventId: delivery.eventId,
-      body: delivery.body,
+      body,
       userAgent: this.userAgent,
       attemptedAt,
       timeoutMs: subscriber.timeout_ms,
@@ -481,7 +492,7 @@ export class Dispatcher {
       if (waiting.length > 0) void this.handBack(waiting);
     }
     let outcome: AttemptOutcome;
-    if (ok) outcome = { kind: 'success' };
+    if (ok) outcome = SUCCESS;
     else if (sent.responseCode === 410) outcome = { kind: 'give-up', gone: true }; // Gone: the endpoint asked us to stop
     else {
       const at = nextAttemptAt({
