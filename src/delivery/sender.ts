@@ -52,7 +52,13 @@ export interface SenderOptions {
 /** An attempt waiting for a slot. */
 interface Waiting {
   target: Target;
-  headers: Record<string, string>;
+  /** Given, or made from `signed` when the attempt starts. */
+  headers: Record<string, string> | undefined;
+  /**
+   * Signed when it starts, not while it waits: a few hundred attempts wait in this thread under load, and their headers
+   * lived long enough to be copied by each scavenge and then promoted.
+   */
+  signed: SignedRequest | undefined;
   body: string;
   timeoutMs: number;
   sendBy: number | undefined;
@@ -186,12 +192,23 @@ export class Sender implements WebhookSender {
   }
 
   deliver(r: SignedRequest): Promise<SendResult> {
-    const headers = attemptHeaders(r.signing, r.eventId, r.body, r.userAgent, r.attemptedAt);
-    return this.send(r.url, headers, r.body, r.timeoutMs, r.sendBy, r.outsideLimit);
+    return this.enqueue(r.url, undefined, r, r.body, r.timeoutMs, r.sendBy, r.outsideLimit);
   }
 
   /** `timeoutMs` and the result's durationMs count from when the request starts, not from a wait for a slot. */
   send(url: string, headers: Record<string, string>, body: string, timeoutMs: number, sendBy?: number, outsideLimit = false): Promise<SendResult> {
+    return this.enqueue(url, headers, undefined, body, timeoutMs, sendBy, outsideLimit);
+  }
+
+  private enqueue(
+    url: string,
+    headers: Record<string, string> | undefined,
+    signed: SignedRequest | undefined,
+    body: string,
+    timeoutMs: number,
+    sendBy: number | undefined,
+    outsideLimit = false,
+  ): Promise<SendResult> {
     const target = this.target(url);
     if (this.guard) {
       // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
@@ -201,20 +218,21 @@ export class Sender implements WebhookSender {
       }
     }
     return new Promise((resolve) => {
-      const job: Waiting = { target, headers, body, timeoutMs, sendBy, resolve };
+      const job: Waiting = { target, headers, signed, body, timeoutMs, sendBy, resolve };
       if (outsideLimit || this.active < this.maxActive) this.start(job);
       else this.waiting.push(job);
     });
   }
 
   private start(job: Waiting): void {
+    const { target, signed, body, timeoutMs, resolve } = job;
+    const headers = job.headers ?? attemptHeaders(signed!.signing, signed!.eventId, body, signed!.userAgent, signed!.attemptedAt);
     this.active++;
-    const attempt = new Attempt(performance.now(), job.timeoutMs, this.deadline(job.timeoutMs), (result) => {
+    const attempt = new Attempt(performance.now(), timeoutMs, this.deadline(timeoutMs), (result) => {
       this.active--;
-      job.resolve(result);
+      resolve(result);
       this.startWaiting();
     });
-    const { target, headers, body, timeoutMs } = job;
     this.agent.dispatch(
       {
         origin: target.origin,
