@@ -539,6 +539,21 @@ export function storeContract(name: string, open: OpenStore): void {
         expect((await store.getEvent(TENANT, event.id))!.body).toEqual(JSON.parse(event.body));
       });
 
+      it("hands each delivery its own event's body when a claim mixes events read before with new ones", async () => {
+        const first = await create();
+        const second = await create();
+        const events = [1, 2, 3].map((n) => newEvent({ pending: [first.id, second.id], payload: { n } }));
+        await store.publish(TENANT, events, T0);
+        const bodyOf = new Map(events.map((e) => [e.id, e.body]));
+        // The first subscriber's claim reads events 1 and 2; the second's then needs those and event 3.
+        const early = await store.claim([claimFor(first.id, 2)], 'node-1', T0);
+        const late = await store.claim([claimFor(second.id, 3), claimFor(first.id, 1)], 'node-1', T0);
+        const claimed = [...early.deliveries, ...late.deliveries];
+        expect(claimed).toHaveLength(6);
+        for (const d of claimed) expect(d.body).toBe(bodyOf.get(d.eventId));
+        expect(new Set(claimed.map((d) => d.body)).size).toBe(3);
+      });
+
       it('publishes a batch in order, one result per event', async () => {
         const a = await create();
         const events = [

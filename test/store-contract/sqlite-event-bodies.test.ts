@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tenant } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/index.ts';
-import { EventBodies } from '../../src/store/sqlite/event-bodies.ts';
+import { EventBodies } from '../../src/store/event-bodies.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { queuedSubscriber } from '../helpers/store.ts';
 
@@ -47,18 +47,20 @@ async function publish(subscriberId: number, id: string, body: string): Promise<
 describe('SQLite event bodies kept between claims', () => {
   it('reads a body once for all the rounds that claim its deliveries, and stops keeping them past its budget', () => {
     const reads: number[] = [];
-    const bodies = new EventBodies((seq) => {
-      reads.push(seq);
-      return `{"seq":${seq},"pad":"${'x'.repeat(90)}"}`;
-    }, 1000);
-    for (let round = 0; round < 3; round++) expect(JSON.parse(bodies.get(7, 'evt_7')).seq).toBe(7);
+    const bodies = new EventBodies(1000);
+    const body = (seq: number) => {
+      const id = `evt_${seq}`;
+      return bodies.get(seq, id) ?? bodies.keep(seq, id, (reads.push(seq), `{"seq":${seq},"pad":"${'x'.repeat(90)}"}`));
+    };
+    for (let round = 0; round < 3; round++) expect(JSON.parse(body(7)).seq).toBe(7);
     expect(reads).toEqual([7]);
-    for (let seq = 1; seq <= 20; seq++) bodies.get(seq, `evt_${seq}`);
+    for (let seq = 1; seq <= 20; seq++) body(seq);
     expect(bodies.count).toBeLessThanOrEqual(9); // ~110 characters each within 1000
-    bodies.get(20, 'evt_20');
+    body(20);
     expect(reads.filter((s) => s === 20)).toHaveLength(1); // the newest are the ones kept
-    bodies.get(1, 'evt_1');
+    body(1);
     expect(reads.filter((s) => s === 1)).toHaveLength(2); // the oldest went first
+    expect(bodies.get(20, 'evt_other')).toBeUndefined(); // another event under a kept seq
   });
 
   it('sends the new event\'s body when a purged event\'s seq is given to it', async () => {
@@ -67,7 +69,7 @@ describe('SQLite event bodies kept between claims', () => {
     const first = await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now());
     expect(first.deliveries.map((d) => d.body)).toEqual(['{"which":"old"}']);
     const [old] = first.deliveries;
-    const [{ seq: oldSeq }] = seqs() as [{ seq: number }];
+    const oldSeq = seqs()[0]!.seq;
     await store.recordAttempts([{
       deliveryId: old!.id, subscriberId, attempt: 1, attemptedAt: Date.now(), runStartedAt: Date.now(), durationMs: 1,
       responseCode: 200, responseBody: 'ok', error: null, outcome: { kind: 'success' },

@@ -3,6 +3,7 @@
 // The queue state is delivery_queue's (migration 007); deliveries holds each delivery's record.
 import type pg from 'pg';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
+import { EventBodies } from '../event-bodies.ts';
 import { prepared, transaction } from './db.ts';
 import { PARK_QUEUED } from './subscribers.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
@@ -62,19 +63,24 @@ const CLAIM = prepared('claim', `
         AND h.lease_owner IS NOT NULL AND h.lease_until > $4
     ) AS held ON true
   )
-  SELECT n.subscriber_id, n.at AS next_due, c.id, d.event_id, c.attempt_count, c.run_attempts, c.run_started_at,
-    coalesce(d.body, e.body) AS body
+  SELECT n.subscriber_id, n.at AS next_due, c.id, d.event_id, d.event_seq, c.attempt_count, c.run_attempts,
+    c.run_started_at, d.body
   FROM next_due n
   LEFT JOIN claimed c ON c.subscriber_id = n.subscriber_id
   LEFT JOIN deliveries d ON d.id = c.id
-  LEFT JOIN events e ON e.seq = d.event_seq AND d.body IS NULL
   ORDER BY n.subscriber_id, c.id`);
+
+// The bodies of the events a claim's deliveries need, for those the process does not keep (EventBodies): the claim
+// itself returns only a reduced delivery's own body.
+const EVENT_BODIES = prepared('event_bodies', 'SELECT seq, id, body FROM events WHERE seq = ANY($1::bigint[])');
 
 /** One row per claimed delivery, or one with id null for a subscriber that got none (it still carries next_due). */
 interface ClaimRow extends Omit<ClaimedRow, 'id'> {
   id: number | null;
   next_due: number | null;
-  body: string;
+  event_seq: number;
+  /** A reduced delivery's own body; null when it sends its event's. */
+  body: string | null;
 }
 
 // Every result of the batch in one statement, each only while `owner` still holds the lease (on the queue row):
@@ -226,6 +232,8 @@ function firstPerDelivery(results: AttemptResult[]): AttemptResult[] {
 }
 
 export function postgresDispatch(pool: pg.Pool, changed: () => void) {
+  const bodies = new EventBodies();
+
   async function claim(requests: ClaimRequest[], owner: string, now: number): Promise<ClaimResult> {
     const deliveries: ClaimedDelivery[] = [];
     const nextDue = new Map<number, number | null>();
@@ -244,11 +252,27 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
       now,
       owner,
     ] });
+    const missing = new Set<number>();
+    for (const row of rows) {
+      if (row.id !== null && row.body === null && bodies.get(row.event_seq, row.event_id) === undefined) missing.add(row.event_seq);
+    }
+    if (missing.size > 0) {
+      const read = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [[...missing]] });
+      for (const e of read.rows) bodies.keep(e.seq, e.id, e.body);
+    }
     for (const row of rows) {
       nextDue.set(row.subscriber_id, row.next_due);
-      if (row.id !== null) deliveries.push(toClaimedDelivery(row as ClaimedRow, row.body));
+      if (row.id === null) continue;
+      // Kept just above, unless the budget let it go again within this claim: then it is read alone.
+      const body = row.body ?? bodies.get(row.event_seq, row.event_id) ?? (await eventBody(row.event_seq, row.event_id));
+      deliveries.push(toClaimedDelivery(row as ClaimedRow, body));
     }
     return { deliveries, nextDue };
+  }
+
+  async function eventBody(seq: number, eventId: string): Promise<string> {
+    const { rows } = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [[seq]] });
+    return bodies.keep(seq, eventId, rows[0]!.body);
   }
 
   const record = (all: AttemptResult[], owner: string): Promise<RecordSummary> =>

@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import type { DispatcherLock } from './dispatcher-lock.ts';
-import { EventBodies } from './event-bodies.ts';
+import { EventBodies } from '../event-bodies.ts';
 import type { ActiveLeases, Leases } from './leases.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
 import { PARK_QUEUED } from './subscribers.ts';
@@ -50,7 +50,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       run_attempts, run_started_at, body FROM deliveries WHERE id = ?`,
   );
   const eventBody = db.prepare('SELECT body FROM events WHERE seq = ?').pluck();
-  const bodies = new EventBodies((seq) => eventBody.get(seq) as string);
+  const bodies = new EventBodies();
 
   // The lease carries the delivery's tenant columns (read at claim), so an attempt is a plain insert, made once the
   // delivery's own update found it still queued.
@@ -120,7 +120,8 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           break;
         }
         const row = claimedRow.get(head.id) as ClaimRow;
-        const body = row.body ?? bodies.get(row.event_seq, row.event_id);
+        const body =
+          row.body ?? bodies.get(row.event_seq, row.event_id) ?? bodies.keep(row.event_seq, row.event_id, eventBody.get(row.event_seq) as string);
         leases.take(row.id, row.subscriber_id, head.at, owner, now + r.leaseMs, {
           organizationId: row.organization_id,
           extensionId: row.extension_id,
