@@ -82,8 +82,14 @@ export class ThreadedSender implements WebhookSender {
   private thread(): Worker {
     if (this.worker) return this.worker;
     this.forgetContexts(false);
-    // A small young generation: the thread's garbage is short-lived request state, and memory is part of the budget.
-    const worker = new Worker(ENTRY, { workerData: this.options satisfies SendWorkerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
+    // A bounded young generation: the thread's garbage is short-lived request state, and memory is part of the budget.
+    // 32 MB, not 16: with a few hundred attempts waiting here under load, 16 MB had it scavenging ~14 times a second and
+    // promoting what waited (bench, three interleaved pairs: 165/153/176 against 175/168/170 µs of CPU per delivery,
+    // peak RSS within 4 MB).
+    const worker = new Worker(ENTRY, {
+      workerData: this.options satisfies SendWorkerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 32 },
+    });
     worker.on('message', (results: [number, SendResult][]) => {
       for (const [id, result] of results) {
         this.pending.get(id)?.(result);
