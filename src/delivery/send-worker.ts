@@ -2,14 +2,14 @@
 // and results go back in batches, one message per turn of this thread's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SigningContext } from './request.ts';
-import { Sender, type SendResult } from './sender.ts';
-import type { SendBatch, SendWorkerData } from './threaded-sender.ts';
+import { Sender } from './sender.ts';
+import { packResult, type SendBatch, type SendWorkerData, type SentBatch } from './threaded-sender.ts';
 
 const port = parentPort!;
 const { allowPrivateNetworks, maxActive } = workerData as SendWorkerData;
 const sender = new Sender({ allowPrivateNetworks, maxActive });
 const contexts = new Map<number, SigningContext>();
-let done: [number, SendResult][] = [];
+let done: SentBatch = [];
 let scheduled = false;
 
 function reply(): void {
@@ -25,7 +25,7 @@ port.on('message', (batch: SendBatch) => {
   for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit] of batch.jobs) {
     const signing = contexts.get(contextId)!;
     void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit }).then((result) => {
-      done.push([id, result]);
+      packResult(done, id, result);
       if (!scheduled) {
         scheduled = true;
         setImmediate(reply);

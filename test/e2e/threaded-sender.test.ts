@@ -79,6 +79,24 @@ describe('ThreadedSender', () => {
     }
   });
 
+  it('hands back, across the thread, an attempt that could not start by its sendBy as unsent', async () => {
+    const one = new ThreadedSender({ allowPrivateNetworks: true, maxActive: 1 });
+    try {
+      receiver.on('/slow', () => ({ status: 200, body: 'late', delayMs: 300 }));
+      const first = one.deliver(request(receiver.url('/slow'), 0));
+      const late = one.deliver({ ...request(receiver.url('/slow'), 1), sendBy: Date.now() + 100 });
+      expect(await late).toEqual({
+        responseCode: 0, durationMs: 0, responseBody: null, error: 'not sent: no connection slot came free in time',
+        retryAfter: undefined, unsent: true,
+      });
+      expect(await first).toMatchObject({ responseCode: 200, responseBody: 'late', error: null });
+      expect((await first).unsent).toBeUndefined();
+      expect(receiver.requests.map((r) => r.json.n)).toEqual([0]);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('reports a time-out and a refused connection as results', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const [hung, refused] = await Promise.all([
