@@ -296,7 +296,10 @@ export class Dispatcher {
         this.options.concurrency * PIPELINE_DEPTH - this.totalInFlight - this.readyCount,
       );
       const eligible: { subscriberId: number; capacity: number; leaseMs: number }[] = [];
-      for (const [subscriberId, at] of this.due) {
+      // Keys, not entries: an entries loop allocated a [key, value] pair per subscriber per round, 4 % of this
+      // thread's allocations on the bench (with the same pattern in pump and armTimer).
+      for (const subscriberId of this.due.keys()) {
+        const at = this.due.get(subscriberId)!;
         if (at > now || (this.pausedUntil.get(subscriberId) ?? 0) > now) continue;
         if (overDepth && this.ready.has(subscriberId)) continue;
         const cached = this.subscribers.get(subscriberId) ?? (await this.subscriber(subscriberId));
@@ -362,12 +365,13 @@ export class Dispatcher {
   private pump(): void {
     if (this.stopped) return;
     const now = Date.now();
-    const late: ClaimedDelivery[] = [];
+    let late: ClaimedDelivery[] | undefined; // pump runs once per answer: no array unless one is late
     // Round robin: whoever is visited goes to the back of the line (a Map visits entries re-added during the loop),
     // so neither the served nor the skipped ones are looked at first next time; one whole lap without a start ends it.
     let idle = 0;
-    for (const [subscriberId, queue] of this.ready) {
+    for (const subscriberId of this.ready.keys()) {
       if (this.totalInFlight >= this.slots || idle >= this.ready.size) break;
+      const queue = this.ready.get(subscriberId)!;
       this.ready.delete(subscriberId);
       const limit = this.subscribers.get(subscriberId)?.subscriber.max_in_flight ?? 1;
       const inFlight = this.inFlight.get(subscriberId) ?? 0;
@@ -382,12 +386,12 @@ export class Dispatcher {
       this.readyCount--;
       if (queue.length > 0) this.ready.set(subscriberId, queue);
       if (entry.sendBy < now) {
-        late.push(entry.delivery); // the lease no longer covers a whole attempt: handed back, claimed afresh
+        (late ??= []).push(entry.delivery); // the lease no longer covers a whole attempt: handed back, claimed afresh
         continue;
       }
       this.launch(entry.delivery, entry.sendBy);
     }
-    if (late.length > 0) void this.handBack(late);
+    if (late) void this.handBack(late);
     const starved = this.readyCount < (this.options.concurrency * PIPELINE_DEPTH) / 2 || this.totalInFlight < this.slots;
     if (starved && this.due.size > 0) this.scheduleClaim();
   }
@@ -397,7 +401,8 @@ export class Dispatcher {
     if (this.stopped) return;
     let earliest = at ?? Infinity;
     const now = Date.now();
-    for (const [subscriberId, dueAt] of this.due) {
+    for (const subscriberId of this.due.keys()) {
+      const dueAt = this.due.get(subscriberId)!;
       const due = Math.max(dueAt, this.pausedUntil.get(subscriberId) ?? 0);
       if (due > now) earliest = Math.min(earliest, due);
       else if ((this.inFlight.get(subscriberId) ?? 0) === 0 && this.totalInFlight < this.slots) {
