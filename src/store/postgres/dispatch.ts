@@ -256,6 +256,8 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
     for (const row of rows) {
       if (row.id !== null && row.body === null && bodies.get(row.event_seq, row.event_id) === undefined) missing.add(row.event_seq);
     }
+    // The leases above are committed: if this read fails, the claim throws and they run out (at-least-once, as after
+    // a crash); the dispatcher backs off as for any failed claim.
     if (missing.size > 0) {
       const read = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [[...missing]] });
       for (const e of read.rows) bodies.keep(e.seq, e.id, e.body);
