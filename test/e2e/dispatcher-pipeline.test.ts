@@ -50,6 +50,8 @@ interface Observed {
   writes: number[];
   /** The most deliveries leased at once (claimed, neither recorded nor handed back yet). */
   mostLeased: number;
+  /** Results written for deliveries whose claimed object still held its body (the dispatcher keeps it until then). */
+  bodiesHeldToWrite: number;
 }
 
 async function run(r: Run): Promise<Observed> {
@@ -58,7 +60,7 @@ async function run(r: Run): Promise<Observed> {
     await queuedSubscriber(store, TENANT, { webhookUrl: receiver.url('/hook'), maxInFlight: r.maxInFlight, timeoutMs: 2000, deliveries: r.eventsEach });
   }
 
-  const seen: Observed = { mostUnwritten: 0, writes: [], mostLeased: 0 };
+  const seen: Observed = { mostUnwritten: 0, writes: [], mostLeased: 0, bodiesHeldToWrite: 0 };
   let written = 0;
   let leased = 0;
   const unrecorded = new Map<number, ClaimedDelivery>();
@@ -89,6 +91,7 @@ async function run(r: Run): Promise<Observed> {
       }
       if (key === 'recordAttempts') {
         return async (...args: Parameters<Store['recordAttempts']>) => {
+          for (const result of args[0]) if (unrecorded.get(result.deliveryId)?.body) seen.bodiesHeldToWrite++;
           await new Promise((resolve) => setTimeout(resolve, 100));
           const summary = await target.recordAttempts(...args);
           for (const result of args[0]) unrecorded.delete(result.deliveryId);
@@ -128,6 +131,12 @@ describe('dispatcher pipeline under slow writes', () => {
 
   it('without it, answers pile up behind slow writes (what the bound prevents)', async () => {
     expect((await run({ ...one, boundUnwritten: false })).mostUnwritten).toBeGreaterThan(2 * one.maxInFlight);
+  });
+
+  it('lets go of each body once the sender has it, and sends the body it was given', async () => {
+    const { bodiesHeldToWrite } = await run({ ...one, boundUnwritten: false });
+    expect(bodiesHeldToWrite).toBe(0);
+    expect(receiver.requests.every((r) => r.body === '{}')).toBe(true);
   });
 
   it('writes what arrived during a write in the next one (group commit), not as a queue of small writes', async () => {

@@ -285,10 +285,12 @@ function concurrency() {
     }
     expect(await store.queueDepth()).toBe(8);
     await store.close();
-    // Before migration 007 a result changed status and next_attempt_at, both in deliveries_due: none was HOT.
+    // Before migration 007 a result changed status and next_attempt_at, both in deliveries_due: none was HOT. How many
+    // are HOT now depends on the page having room, which a prune makes only once the old versions are dead to every
+    // snapshot: alone 30+ of 40, 18 once in a full parallel `npm test`. So a share of them, far from none.
     const { updates, hot } = await updateCounts(schema, 'deliveries', 40);
     expect(updates).toBe(40);
-    expect(hot).toBeGreaterThanOrEqual(30);
+    expect(hot).toBeGreaterThanOrEqual(12);
   });
 }
 

@@ -252,29 +252,21 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
       now,
       owner,
     ] });
-    const missing = new Set<number>();
-    for (const row of rows) {
-      if (row.id !== null && row.body === null && bodies.get(row.event_seq, row.event_id) === undefined) missing.add(row.event_seq);
-    }
+    // A body each: the delivery's own, a kept one, or null until the read below.
+    const bodyOf = rows.map((row) => (row.id === null ? null : (row.body ?? bodies.get(row.event_seq, row.event_id) ?? null)));
+    const missing = [...new Set(rows.filter((row, i) => row.id !== null && bodyOf[i] === null).map((row) => row.event_seq))];
     // The leases above are committed: if this read fails, the claim throws and they run out (at-least-once, as after
     // a crash); the dispatcher backs off as for any failed claim.
-    if (missing.size > 0) {
-      const read = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [[...missing]] });
-      for (const e of read.rows) bodies.keep(e.seq, e.id, e.body);
+    const read = new Map<number, string>();
+    if (missing.length > 0) {
+      const { rows: events } = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [missing] });
+      for (const e of events) read.set(e.seq, bodies.keep(e.seq, e.id, e.body));
     }
-    for (const row of rows) {
+    rows.forEach((row, i) => {
       nextDue.set(row.subscriber_id, row.next_due);
-      if (row.id === null) continue;
-      // Kept just above, unless the budget let it go again within this claim: then it is read alone.
-      const body = row.body ?? bodies.get(row.event_seq, row.event_id) ?? (await eventBody(row.event_seq, row.event_id));
-      deliveries.push(toClaimedDelivery(row as ClaimedRow, body));
-    }
+      if (row.id !== null) deliveries.push(toClaimedDelivery(row as ClaimedRow, bodyOf[i] ?? read.get(row.event_seq)!));
+    });
     return { deliveries, nextDue };
-  }
-
-  async function eventBody(seq: number, eventId: string): Promise<string> {
-    const { rows } = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [[seq]] });
-    return bodies.keep(seq, eventId, rows[0]!.body);
   }
 
   const record = (all: AttemptResult[], owner: string): Promise<RecordSummary> =>
