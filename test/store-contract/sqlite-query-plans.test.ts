@@ -31,4 +31,8 @@ describe('SQLite claim queries', () => {
     expect(steps).toHaveLength(1);
     expect(steps[0]).toMatch(/^SEARCH deliveries USING COVERING INDEX deliveries_due \(subscriber_id=\?/);
   });
+
+  it.each(Object.entries(QUEUE_READS))('%s binds no bare LIMIT ?, which SQLite prepares again at every run', (_, sql) => {
+    expect(sql).not.toMatch(/LIMIT \?(?!\s*\+)/);
+  });
 });
