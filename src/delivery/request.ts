@@ -38,17 +38,32 @@ export function signingContext(subscriber: Signable): SigningContext {
   return { key: createSecretKey(signingKey(secret)), fpKey: fpKey(secret), previous, customHeaders };
 }
 
-export function attemptHeaders(ctx: SigningContext, eventId: string, body: string, userAgent: string, nowMs: number): Record<string, string> {
-  const timestamp = Math.floor(nowMs / 1000);
+/** An attempt's two signatures: webhook-signature's value and x-fp-signature's. */
+export type AttemptSignatures = [webhookSignature: string, fpSignature: string];
+
+export function attemptSignatures(ctx: SigningContext, eventId: string, body: string, nowMs: number): AttemptSignatures {
+  // During a rotation both secrets sign (Standard Webhooks allows several space-separated signatures).
+  const keys = ctx.previous && nowMs < ctx.previous.until ? [ctx.key, ctx.previous.key] : [ctx.key];
+  return [webhookSignatureHeader(keys, eventId, Math.floor(nowMs / 1000), body), signFp(ctx.fpKey, body)];
+}
+
+/** `signatures`: made already for this body and nowMs (ThreadedSender signs on the main thread). */
+export function attemptHeaders(
+  ctx: SigningContext,
+  eventId: string,
+  body: string,
+  userAgent: string,
+  nowMs: number,
+  signatures: AttemptSignatures = attemptSignatures(ctx, eventId, body, nowMs),
+): Record<string, string> {
   return {
     ...ctx.customHeaders,
     'content-type': 'application/json',
     'user-agent': userAgent,
     'webhook-id': eventId,
-    'webhook-timestamp': String(timestamp),
-    // During a rotation both secrets sign (Standard Webhooks allows several space-separated signatures).
-    'webhook-signature': webhookSignatureHeader(ctx.previous && nowMs < ctx.previous.until ? [ctx.key, ctx.previous.key] : [ctx.key], eventId, timestamp, body),
+    'webhook-timestamp': String(Math.floor(nowMs / 1000)),
+    'webhook-signature': signatures[0],
     'x-fp-event-id': eventId,
-    'x-fp-signature': signFp(ctx.fpKey, body),
+    'x-fp-signature': signatures[1],
   };
 }

@@ -22,9 +22,9 @@ function reply(): void {
 port.on('message', (batch: SendBatch) => {
   if (batch.reset) contexts.clear();
   for (const [id, context] of batch.contexts) contexts.set(id, context);
-  for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit] of batch.jobs) {
+  for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit, signatures] of batch.jobs) {
     const signing = contexts.get(contextId)!;
-    void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit }).then((result) => {
+    void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit, signatures }).then((result) => {
       packResult(done, id, result);
       if (!scheduled) {
         scheduled = true;

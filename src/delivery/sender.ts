@@ -1,6 +1,6 @@
 // One HTTP attempt with undici: pooled keep-alive connections per origin, a hard deadline, a capped response body.
 import { Agent, type Dispatcher } from 'undici';
-import { attemptHeaders, type SigningContext } from './request.ts';
+import { attemptHeaders, type AttemptSignatures, type SigningContext } from './request.ts';
 import { blockedAddressReason, guardedLookup, type Lookup } from './ssrf.ts';
 
 export const RESPONSE_BODY_LIMIT = 4096;
@@ -32,6 +32,8 @@ export interface SignedRequest {
   sendBy?: number;
   /** Sent at once, beside the maxActive on the wire: a ping, which a person waits for, never queues behind deliveries. */
   outsideLimit?: boolean;
+  /** Made already for this body and attemptedAt; made when the attempt starts otherwise. */
+  signatures?: AttemptSignatures;
 }
 
 /** What the dispatcher and ping need of an HTTP sender: the in-process Sender, or ThreadedSender around one. */
@@ -226,7 +228,7 @@ export class Sender implements WebhookSender {
 
   private start(job: Waiting): void {
     const { target, signed, body, timeoutMs, resolve } = job;
-    const headers = job.headers ?? attemptHeaders(signed!.signing, signed!.eventId, body, signed!.userAgent, signed!.attemptedAt);
+    const headers = job.headers ?? attemptHeaders(signed!.signing, signed!.eventId, body, signed!.userAgent, signed!.attemptedAt, signed!.signatures);
     this.active++;
     const attempt = new Attempt(performance.now(), timeoutMs, this.deadline(timeoutMs), (result) => {
       this.active--;
