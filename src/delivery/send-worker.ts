@@ -1,19 +1,38 @@
 // The sending thread: runs a Sender (undici pool, SSRF guard, time-outs) for ThreadedSender. Jobs arrive in batches
-// and results go back in batches, one message per turn of this thread's event loop.
+// and results go back in batches (resultReady says when).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SigningContext } from './request.ts';
 import { Sender } from './sender.ts';
-import { packResult, type SendBatch, type SendWorkerData, type SentBatch } from './threaded-sender.ts';
+import { packResult, REPLY_EVERY_MS, type SendBatch, type SendWorkerData, type SentBatch } from './threaded-sender.ts';
 
 const port = parentPort!;
-const { allowPrivateNetworks, maxActive } = workerData as SendWorkerData;
+const { allowPrivateNetworks, maxActive, replyEveryMs = REPLY_EVERY_MS } = workerData as SendWorkerData;
 const sender = new Sender({ allowPrivateNetworks, maxActive });
 const contexts = new Map<number, SigningContext>();
 let done: SentBatch = [];
-let scheduled = false;
+let timer: NodeJS.Timeout | undefined;
+let immediate = false;
+
+/**
+ * A result goes back with the others of its turn when nothing else is pending here (a lone attempt, a ping: nobody
+ * waits longer), otherwise within replyEveryMs with those that come in meanwhile.
+ */
+function resultReady(): void {
+  if (sender.pending > 0) {
+    if (!timer && !immediate) timer = setTimeout(reply, replyEveryMs);
+  } else if (!immediate) {
+    immediate = true;
+    clearTimeout(timer);
+    timer = undefined;
+    setImmediate(reply);
+  }
+}
 
 function reply(): void {
-  scheduled = false;
+  clearTimeout(timer);
+  timer = undefined;
+  immediate = false;
+  if (done.length === 0) return;
   const batch = done;
   done = [];
   port.postMessage(batch);
@@ -26,10 +45,7 @@ port.on('message', (batch: SendBatch) => {
     const signing = contexts.get(contextId)!;
     void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit, signatures }).then((result) => {
       packResult(done, id, result);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(reply);
-      }
+      resultReady();
     });
   }
 });

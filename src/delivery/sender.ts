@@ -259,6 +259,11 @@ export class Sender implements WebhookSender {
     }
   }
 
+  /** Attempts on the wire or waiting for a slot. */
+  get pending(): number {
+    return this.active + this.waiting.length;
+  }
+
   async close(): Promise<void> {
     const waiting = this.waiting;
     this.waiting = [];

@@ -97,6 +97,35 @@ describe('ThreadedSender', () => {
     }
   });
 
+  it('hands a lone attempt\'s result back at once, however long results may wait for each other under load', async () => {
+    const paced = new ThreadedSender({ allowPrivateNetworks: true, replyEveryMs: 60_000 });
+    try {
+      receiver.on('/ok', () => ({ status: 204 }));
+      expect(await paced.deliver(request(receiver.url('/ok'), 0))).toMatchObject({ responseCode: 204, error: null });
+    } finally {
+      await paced.close();
+    }
+  });
+
+  it('holds a result back while other attempts are pending, and sends it with the last of them', async () => {
+    const paced = new ThreadedSender({ allowPrivateNetworks: true, replyEveryMs: 60_000 });
+    try {
+      receiver.on('/fast', () => ({ status: 200, body: 'fast' }));
+      receiver.on('/slow', () => ({ status: 200, body: 'slow', delayMs: 300 }));
+      const started = Date.now();
+      const slow = paced.deliver(request(receiver.url('/slow'), 0));
+      const fast = await paced.deliver(request(receiver.url('/fast'), 1));
+      const fastBackAfter = Date.now() - started;
+      expect(fast).toMatchObject({ responseCode: 200, responseBody: 'fast' });
+      expect(fast.durationMs).toBeLessThan(250);
+      // Answered within a few ms, handed back only with the slow one's result.
+      expect(fastBackAfter).toBeGreaterThanOrEqual(290);
+      expect(await slow).toMatchObject({ responseCode: 200, responseBody: 'slow' });
+    } finally {
+      await paced.close();
+    }
+  });
+
   it('reports a time-out and a refused connection as results', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const [hung, refused] = await Promise.all([
