@@ -4,10 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Tenant } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/index.ts';
+import { DispatcherLock } from '../../src/store/sqlite/dispatcher-lock.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { migrateSqlite } from '../../src/store/sqlite/migrate.ts';
 import { queuedSubscriber } from '../helpers/store.ts';
 
 const TENANT: Tenant = { organizationId: 'org_acme', extensionId: 'ext_orders' };
@@ -91,5 +93,31 @@ describe('SQLite dispatcher lock', () => {
     writeLock(process.ppid, Date.now() - 60_000);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await claim(store, id)).deliveries).toHaveLength(1);
+  });
+
+  it('writes its heartbeat with synchronous=NORMAL (no fsync on the main thread), and leaves the connection at FULL', () => {
+    const db = new Database(file);
+    try {
+      migrateSqlite(db);
+      db.pragma('synchronous = FULL');
+      const seen: unknown[] = [];
+      const prepare = db.prepare.bind(db);
+      vi.spyOn(db, 'prepare').mockImplementation(((sql: string) => {
+        const statement = prepare(sql);
+        if (sql.includes('INSERT INTO dispatcher_lock')) {
+          const run = statement.run.bind(statement);
+          statement.run = (...args: unknown[]) => {
+            seen.push(db.pragma('synchronous', { simple: true }));
+            return run(...args);
+          };
+        }
+        return statement;
+      }) as typeof db.prepare);
+      expect(new DispatcherLock(db).holds()).toBe(true);
+      expect(seen).toEqual([1]);
+      expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
+import { withoutFsync } from './wal-sync.ts';
 
 /** How often the holder renews its heartbeat while it claims, and how often a waiting process looks again. */
 const RENEW_MS = 1000;
@@ -49,7 +50,17 @@ export class DispatcherLock {
     const now = Date.now();
     if (now >= this.checkedAt && now - this.checkedAt < RENEW_MS) return this.held;
     this.checkedAt = now;
-    this.held = this.db.transaction(() => {
+    // No fsync of its own: the renewal runs on the main thread once a second, in the middle of claims, and its sync
+    // was 1.7 % of the main thread's samples in a bench profile (the throughput did not move: three pairs within the
+    // noise). A heartbeat lost to a power cut only makes the lock look older, and the next publish's sync of the WAL
+    // makes it durable anyway.
+    this.held = withoutFsync(this.db, () => this.renew(now));
+    if (this.held) this.warned = false;
+    return this.held;
+  }
+
+  private renew(now: number): boolean {
+    return this.db.transaction(() => {
       const row = this.select.get() as LockRow | undefined;
       const free = !row || row.owner === this.me || row.heartbeat_at < now - STALE_MS || (row.host === this.host && !isAlive(row.pid));
       if (free) this.upsert.run({ owner: this.me, host: this.host, pid: process.pid, at: now });
@@ -61,8 +72,6 @@ export class DispatcherLock {
       }
       return free;
     }).immediate();
-    if (this.held) this.warned = false;
-    return this.held;
   }
 
   /** Lets the next process take over at once (graceful stop). */
