@@ -511,7 +511,7 @@ export class Dispatcher {
       outcome = at === null ? { kind: 'give-up' } : { kind: 'retry', nextAttemptAt: at };
     }
     const label = ok ? 'success' : 'failure';
-    this.metrics.attempts.inc({ outcome: label, subscriber_id: String(subscriber.id) });
+    this.metrics.attempts.count(subscriber.id, ok);
     this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
     this.push({
       deliveryId: delivery.id,
