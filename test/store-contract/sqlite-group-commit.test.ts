@@ -1,5 +1,6 @@
-// SQLite only: publishes that reach the store in one turn of the event loop share one transaction (one fsync), and one
-// that fails inside the group is rolled back and rejected alone; with the WAL synced off the thread, a publish is
+// SQLite only: publishes that reach the store in one turn of the event loop share one transaction (one fsync) up to
+// ~2 000 rows, a larger group commits a turn of the event loop at a time, and one that fails inside the group is rolled
+// back and rejected alone; with the WAL synced off the thread, a publish is
 // answered only after its fsync, and publishes that come while it runs commit together after it. A real database file,
 // migrated by the store.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,6 +52,17 @@ describe('SQLite group commit of publishes', () => {
     expect(results.map((r) => r[0]!.event_id)).toEqual(ids);
     expect(events.stats).toEqual({ commits: 1, publishes: 20 });
     expect(stored()).toEqual(ids);
+  });
+
+  it('commits a group of large publishes a turn at a time, and lets the event loop run in between', async () => {
+    const large = (p: number) => Array.from({ length: 2000 }, (_, i) => event(`evt_large_${p}_${i}`));
+    const publishes = [0, 1, 2].map((p) => events.publish(TENANT, large(p), Date.now()));
+    // Runs right after the group's first transaction, before its second.
+    const storedBetween = new Promise<number>((resolve) => setImmediate(() => resolve(stored().length)));
+    await Promise.all(publishes);
+    expect(await storedBetween).toBe(2000);
+    expect(events.stats).toEqual({ commits: 3, publishes: 3 });
+    expect(stored()).toHaveLength(6000);
   });
 
   it('commits publishes that wait for each other one by one', async () => {
