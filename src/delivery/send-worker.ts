@@ -32,7 +32,6 @@ function reply(): void {
   clearTimeout(timer);
   timer = undefined;
   immediate = false;
-  if (done.length === 0) return;
   const batch = done;
   done = [];
   port.postMessage(batch);

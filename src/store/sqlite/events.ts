@@ -113,12 +113,12 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync, committed
   }
 
   async function commitInTurns(group: QueuedPublish[]): Promise<void> {
-    const committed: { turn: QueuedPublish[]; answer: () => void }[] = [];
+    const committed: { turn: QueuedPublish[]; outcomes: PublishOutcome[] }[] = [];
     for (let start = 0; start < group.length; ) {
       const turn = takeTurn(group, start);
       start += turn.length;
-      const answer = commitTurn(turn);
-      if (answer) committed.push({ turn, answer });
+      const outcomes = commitTurn(turn);
+      if (outcomes) committed.push({ turn, outcomes });
       // The first turn commits at once, within the caller's turn of the event loop; the others after claims, results
       // and requests that came in meanwhile.
       if (start < group.length) await new Promise((resolve) => setImmediate(resolve));
@@ -132,7 +132,9 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync, committed
         return;
       }
     }
-    for (const { answer } of committed) answer();
+    for (const { turn, outcomes } of committed) {
+      outcomes.forEach((o, i) => ('error' in o ? turn[i]!.reject(o.error) : turn[i]!.resolve(o.results)));
+    }
   }
 
   function takeTurn(group: QueuedPublish[], start: number): QueuedPublish[] {
@@ -145,8 +147,8 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync, committed
     return group.slice(start, end);
   }
 
-  /** Commits one turn and wakes the dispatcher for it; returns how to answer its publishes, or null when it failed. */
-  function commitTurn(turn: QueuedPublish[]): (() => void) | null {
+  /** Commits one turn and wakes the dispatcher for it; returns each publish's outcome, or null when the commit failed. */
+  function commitTurn(turn: QueuedPublish[]): PublishOutcome[] | null {
     let outcomes: PublishOutcome[];
     try {
       outcomes = walSync ? withoutFsync(db, () => commitGroup.immediate(turn)) : commitGroup.immediate(turn);
@@ -171,7 +173,7 @@ export function sqliteEvents(db: Database.Database, walSync?: WalSync, committed
         // finds deliveries no wake-up announced.
       }
     }
-    return () => outcomes.forEach((o, i) => ('error' in o ? turn[i]!.reject(o.error) : turn[i]!.resolve(o.results)));
+    return outcomes;
   }
 
   return {

@@ -136,7 +136,7 @@ export const toApiKeyRecord = (r: ApiKeyRow): ApiKeyRecord => ({
   revoked_on: iso(r.revoked_at),
 });
 
-/** The columns of a claimed delivery, as both adapters' claims return them. */
+/** The columns of a claimed delivery as PostgreSQL's claim returns them (SQLite's reads them as arrays: dispatch.ts). */
 export interface ClaimedRow {
   id: number;
   event_id: string;
