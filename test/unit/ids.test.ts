@@ -25,10 +25,17 @@ describe('ulid', () => {
     }
   });
 
-  it('gives different ids within the same millisecond', () => {
+  it('gives different ids within the same millisecond, across refills of its pool of random bytes', () => {
     const now = Date.UTC(2026, 10, 1);
-    const ids = new Set(Array.from({ length: 1000 }, () => ulid(now)));
-    expect(ids.size).toBe(1000);
+    // 256 ids use up one 4 KiB pool: 5 000 cross it nineteen times.
+    const ids = new Set(Array.from({ length: 5000 }, () => ulid(now)));
+    expect(ids.size).toBe(5000);
+  });
+
+  it('draws every character of the random part from the whole alphabet', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) for (const c of ulid(0).slice(10)) seen.add(c);
+    expect(seen.size).toBe(32);
   });
 
   it('defaults to the current time', () => {
