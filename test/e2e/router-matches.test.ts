@@ -5,28 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MATCHES_KEPT, Router } from '../../src/delivery/router.ts';
-import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, type SubscriberInput, type Tenant } from '../../src/domain/types.ts';
+import type { SubscriberInput, Tenant } from '../../src/domain/types.ts';
 import { Rules } from '../../src/rules/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { subscriberInput } from '../helpers/store.ts';
 
 const TENANT: Tenant = { organizationId: 'org_acme', extensionId: 'ext_orders' };
 
-function input(name: string, slugs: string[], applicationIds: string[] = ['app_storefront']): SubscriberInput {
-  return {
+/** A subscriber of `slugs`, without filters, for the given applications only. */
+const input = (name: string, slugs: string[], applicationIds: string[] = ['app_storefront']): SubscriberInput =>
+  subscriberInput({
     name,
-    webhook_url: `https://hooks.example.com/${name}`,
     association: { company_id: 1, application_id: applicationIds, criteria: 'SPECIFIC-EVENTS' },
     events: slugs.map((slug) => ({ slug, filters: null, reducer: null })),
-    custom_headers: {},
-    auth_meta: { type: 'hmac', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
-    email_id: 'ops@example.com',
-    status: 'active',
-    retry_policy: { ...DEFAULT_RETRY_POLICY },
-    timeout_ms: DEFAULT_TIMEOUT_MS,
-    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-  };
-}
+  });
 
 describe('Router: matches remembered across publishes', () => {
   let dir: string;
@@ -63,6 +56,8 @@ describe('Router: matches remembered across publishes', () => {
     expect(await reached('application/order/placed/v1', 'app_pos')).toEqual(['other-app']);
     expect(await reached('application/order/shipped/v1')).toEqual(['wildcard']);
     expect(await reached('application/order/placed/v1')).toEqual(['exact', 'wildcard']);
+    // Three (slug, application) pairs were published, each matched once and remembered.
+    expect(router.rememberedMatches).toBe(3);
   });
 
   it('forgets them when a subscriber changes: the next publish follows the new subscriptions', async () => {

@@ -1,5 +1,5 @@
 // Store-level fixtures for tests that drive a Store (or a Dispatcher on one) without the HTTP API.
-import { DEFAULT_RETRY_POLICY, type Tenant } from '../../src/domain/types.ts';
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, type SubscriberInput, type Tenant } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/index.ts';
 
 export interface QueuedSubscriber {
@@ -37,4 +37,31 @@ export async function queuedSubscriber(store: Store, tenant: Tenant, options: Qu
     deliveries: [{ subscriberId: id, status: 'PENDING' as const }],
   })), now);
   return id;
+}
+
+let subscriberCount = 0;
+/** A complete SubscriberInput as the API hands it to the store (defaults applied). */
+export function subscriberInput(overrides: Partial<SubscriberInput> = {}): SubscriberInput {
+  subscriberCount++;
+  return {
+    name: `orders-sync-${subscriberCount}`,
+    webhook_url: `https://hooks.example.com/acme/${subscriberCount}`,
+    association: { company_id: 1, application_id: ['app_storefront'], criteria: 'ALL' },
+    events: [
+      {
+        slug: 'company/product/create/v1',
+        filters: { query: '$.brand.uid', condition: '(uid) => uid === 238' },
+        reducer: { brand_name: '$.brand.name', skus: '$.items[*].sku', source: 'fynd' },
+      },
+      { slug: 'application/order/*/v1', filters: null, reducer: null },
+    ],
+    custom_headers: { 'x-api-key': 'abc123' },
+    auth_meta: { type: 'hmac', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+    email_id: 'ops@example.com',
+    status: 'active',
+    retry_policy: { ...DEFAULT_RETRY_POLICY },
+    timeout_ms: DEFAULT_TIMEOUT_MS,
+    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+    ...overrides,
+  };
 }

@@ -16,6 +16,7 @@ import {
   type Tenant,
 } from '../../src/domain/types.ts';
 import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, Store } from '../../src/store/port.ts';
+import { subscriberInput } from '../helpers/store.ts';
 
 export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -33,32 +34,6 @@ const OTHER_ORGANIZATION: Tenant = { organizationId: 'org_globex', extensionId: 
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-let subscriberCount = 0;
-/** A complete SubscriberInput as the API hands it to the store (defaults applied). */
-function subscriberInput(overrides: Partial<SubscriberInput> = {}): SubscriberInput {
-  subscriberCount++;
-  return {
-    name: `orders-sync-${subscriberCount}`,
-    webhook_url: `https://hooks.example.com/acme/${subscriberCount}`,
-    association: { company_id: 1, application_id: ['app_storefront'], criteria: 'ALL' },
-    events: [
-      {
-        slug: 'company/product/create/v1',
-        filters: { query: '$.brand.uid', condition: '(uid) => uid === 238' },
-        reducer: { brand_name: '$.brand.name', skus: '$.items[*].sku', source: 'fynd' },
-      },
-      { slug: 'application/order/*/v1', filters: null, reducer: null },
-    ],
-    custom_headers: { 'x-api-key': 'abc123' },
-    auth_meta: { type: 'hmac', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
-    email_id: 'ops@example.com',
-    status: 'active',
-    retry_policy: { ...DEFAULT_RETRY_POLICY },
-    timeout_ms: DEFAULT_TIMEOUT_MS,
-    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-    ...overrides,
-  };
-}
 
 interface EventSpec {
   companyId?: number;
