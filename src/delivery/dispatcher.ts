@@ -8,7 +8,7 @@ import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, Disp
 import { isStoreUnavailable } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { signingContext, type SigningContext } from './request.ts';
-import type { WebhookSender } from './sender.ts';
+import type { SendResult, WebhookSender } from './sender.ts';
 
 export interface DispatcherOptions {
   /** Requests on the wire at once. */
@@ -119,7 +119,10 @@ export class Dispatcher {
   /** subscriber id → deliveries claimed (leased) for it and waiting for a free slot, oldest first. */
   private readonly ready = new Map<number, ReadyDelivery[]>();
   private readyCount = 0;
-  private readonly running = new Set<Promise<void>>();
+  /** Told when the last attempt in flight lands (stop() waits for that). */
+  private idle: (() => void) | undefined;
+  private pumping = false;
+  private pumpAgain = false;
   private results: AttemptResult[] = [];
   /** Attempts that came back unsent in this turn, handed back together (handBackSoon). */
   private unsentBatch: { deliveries: ClaimedDelivery[]; done: Promise<void> } | undefined;
@@ -142,6 +145,9 @@ export class Dispatcher {
   /** Ends the wait of a batch of results held back by an outage (the store answers again, or shutdown). */
   private retryRecordNow: (() => void) | undefined;
   private readonly userAgent = `hookd/${VERSION}`;
+  /** hookd_delivery_duration_seconds by outcome, looked up once: observe() with labels hashed them at every call. */
+  private readonly durationOfSuccess: { observe(seconds: number): void };
+  private readonly durationOfFailure: { observe(seconds: number): void };
   private readonly random: () => number;
 
   constructor(
@@ -152,6 +158,8 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.random = options.random ?? Math.random;
+    this.durationOfSuccess = metrics.deliveryDuration.labels('success');
+    this.durationOfFailure = metrics.deliveryDuration.labels('failure');
     this.slots = options.concurrency + Math.min(options.concurrency * ((options.handoff ?? 1) - 1), MAX_HANDOFF_EXTRA);
     // Work queued by another process (PostgreSQL NOTIFY); `all` when it is not known for whom.
     store.onWork((ids) => {
@@ -361,8 +369,28 @@ export class Dispatcher {
     }
   }
 
-  /** Starts claimed deliveries while there are free slots, one subscriber after another (round robin). */
+  /**
+   * Starts claimed deliveries while there are free slots. An attempt can land while pump starts it (a sender that
+   * refuses at once): its pump then runs after this one, not inside it.
+   */
   private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.startReady();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** One pass of pump: one subscriber after another (round robin). */
+  private startReady(): void {
     if (this.stopped) return;
     const now = Date.now();
     let late: ClaimedDelivery[] | undefined; // pump runs once per answer: no array unless one is late
@@ -433,58 +461,91 @@ export class Dispatcher {
     return entry;
   }
 
+  /**
+   * Starts one attempt. Callbacks, not an async function: its suspended frame, the promises and their reactions were
+   * a quarter of this thread's allocations, kept alive for as long as the attempt (bench, sampling heap profile).
+   */
   private launch(delivery: ClaimedDelivery, sendBy: number): void {
     this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 0) + 1);
     this.totalInFlight++;
-    // One `then` rather than `catch` and `finally`: a promise and a closure less per attempt.
-    const done = (): void => {
-      this.running.delete(task);
-      this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 1) - 1);
-      this.totalInFlight--;
-      this.pump();
-    };
-    const task: Promise<void> = this.attempt(delivery, sendBy).then(done, (err) => {
-      this.log.error({ err, delivery_id: delivery.id }, 'dispatcher: attempt failed unexpectedly');
-      done();
-    });
-    this.running.add(task);
+    const cached = this.subscribers.get(delivery.subscriberId);
+    if (cached) return this.attempt(delivery, sendBy, cached);
+    // Not cached (changed or new since it was claimed): read, then attempted like the others.
+    this.subscriber(delivery.subscriberId).then(
+      (read) => this.attempt(delivery, sendBy, read),
+      (err) => this.attemptFailed(delivery, err),
+    );
   }
 
-  private async attempt(delivery: ClaimedDelivery, sendBy: number): Promise<void> {
-    // Cached nearly always: no await (a promise and a suspension) unless it has to be read.
-    const cached = this.subscribers.get(delivery.subscriberId) ?? (await this.subscriber(delivery.subscriberId));
-    const attemptedAt = Date.now();
+  /** Ends an attempt's hold on its slot; `pump` refills it. */
+  private landed(delivery: ClaimedDelivery): void {
+    this.inFlight.set(delivery.subscriberId, (this.inFlight.get(delivery.subscriberId) ?? 1) - 1);
+    this.totalInFlight--;
+    if (this.totalInFlight === 0) this.idle?.();
+    this.pump();
+  }
+
+  private attemptFailed(delivery: ClaimedDelivery, err: unknown): void {
+    this.log.error({ err, delivery_id: delivery.id }, 'dispatcher: attempt failed unexpectedly');
+    this.landed(delivery);
+  }
+
+  private attempt(delivery: ClaimedDelivery, sendBy: number, cached: CachedSubscriber | null): void {
+    try {
+      const attemptedAt = Date.now();
+      if (!cached || cached.subscriber.deleted) {
+        this.push(unsent(delivery, attemptedAt, { kind: 'give-up' }, 'subscriber deleted'));
+        return this.landed(delivery);
+      }
+      const { subscriber, signing } = cached;
+      if (subscriber.status !== 'active') {
+        this.push(unsent(delivery, attemptedAt, { kind: 'park' }));
+        return this.landed(delivery);
+      }
+      const body = delivery.body;
+      // The body is the sender's from here. This delivery object stays referenced until its result is written, a few
+      // hundred ms under load: with its 1 KiB+ body still attached, that got the bodies promoted to the old generation,
+      // a third of what the main thread's mark-compacts then collected (bench, --trace-gc: 999 MB before, 621 after).
+      delivery.body = '';
+      this.sender.deliverThen(
+        {
+          url: subscriber.webhook_url,
+          signing,
+          eventId: delivery.eventId,
+          body,
+          userAgent: this.userAgent,
+          attemptedAt,
+          timeoutMs: subscriber.timeout_ms,
+          sendBy,
+        },
+        (sent) => this.answered(delivery, subscriber, attemptedAt, sent),
+      );
+    } catch (err) {
+      this.attemptFailed(delivery, err);
+    }
+  }
+
+  private answered(delivery: ClaimedDelivery, subscriber: DispatchSubscriber, attemptedAt: number, sent: SendResult): void {
+    try {
+      if (sent.unsent) {
+        // It waited in the sender past what its lease covers: not an attempt, handed back to be claimed afresh (with
+        // the others that came back in this turn, in one store call).
+        this.handBackSoon(delivery).then(
+          () => this.landed(delivery),
+          (err) => this.attemptFailed(delivery, err),
+        );
+        return;
+      }
+      this.push(this.resultOf(delivery, subscriber, attemptedAt, sent));
+    } catch (err) {
+      return this.attemptFailed(delivery, err);
+    }
+    this.landed(delivery);
+  }
+
+  /** What an answered attempt means for its delivery (and, for 429/502/503/504, for its subscriber). */
+  private resultOf(delivery: ClaimedDelivery, subscriber: DispatchSubscriber, attemptedAt: number, sent: SendResult): AttemptResult {
     const runStartedAt = delivery.runStartedAt ?? attemptedAt;
-    if (!cached || cached.subscriber.deleted) {
-      this.push(unsent(delivery, attemptedAt, { kind: 'give-up' }, 'subscriber deleted'));
-      return;
-    }
-    const { subscriber, signing } = cached;
-    if (subscriber.status !== 'active') {
-      this.push(unsent(delivery, attemptedAt, { kind: 'park' }));
-      return;
-    }
-    const body = delivery.body;
-    // The body is the sender's from here. This delivery object stays referenced until its result is written, a few
-    // hundred ms under load: with its 1 KiB+ body still attached, that got the bodies promoted to the old generation,
-    // a third of what the main thread's mark-compacts then collected (bench, --trace-gc: 999 MB before, 621 after).
-    delivery.body = '';
-    const sent = await this.sender.deliver({
-      url: subscriber.webhook_url,
-      signing,
-      eventId: delivery.eventId,
-      body,
-      userAgent: this.userAgent,
-      attemptedAt,
-      timeoutMs: subscriber.timeout_ms,
-      sendBy,
-    });
-    if (sent.unsent) {
-      // It waited in the sender past what its lease covers: not an attempt, handed back to be claimed afresh (with the
-      // others that came back in this turn, in one store call).
-      await this.handBackSoon(delivery);
-      return;
-    }
     const ok = sent.responseCode >= 200 && sent.responseCode < 300;
     const now = Date.now();
     const retryAfterMs = parseRetryAfter(sent.retryAfter, now);
@@ -510,10 +571,9 @@ export class Dispatcher {
       });
       outcome = at === null ? { kind: 'give-up' } : { kind: 'retry', nextAttemptAt: at };
     }
-    const label = ok ? 'success' : 'failure';
     this.metrics.attempts.count(subscriber.id, ok);
-    this.metrics.deliveryDuration.observe({ outcome: label }, sent.durationMs / 1000);
-    this.push({
+    (ok ? this.durationOfSuccess : this.durationOfFailure).observe(sent.durationMs / 1000);
+    return {
       deliveryId: delivery.id,
       subscriberId: delivery.subscriberId,
       attempt: delivery.attemptCount + 1,
@@ -524,7 +584,7 @@ export class Dispatcher {
       responseBody: sent.responseBody,
       error: sent.error,
       outcome,
-    });
+    };
   }
 
   private async handBack(late: ClaimedDelivery[]): Promise<void> {
@@ -683,7 +743,9 @@ export class Dispatcher {
     clearTimeout(this.rescanRetry);
     this.retryRecordNow?.(); // results held back by an outage: one last try now, then they are given up
     const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([Promise.allSettled([...this.running]), grace]);
+    const landed = this.totalInFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve));
+    await Promise.race([landed, grace]);
+    this.idle = undefined;
     await this.flush();
     const released = await this.store.releaseLeases(this.nodeId, Date.now());
     if (released > 0) this.log.warn({ released }, 'dispatcher: handed back unfinished deliveries');

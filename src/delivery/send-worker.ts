@@ -1,9 +1,9 @@
 // The sending thread: runs a Sender (undici pool, SSRF guard, time-outs) for ThreadedSender. Jobs arrive in batches
 // and results go back in batches (resultReady says when).
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SigningContext } from './request.ts';
+import type { AttemptSignatures, SigningContext } from './request.ts';
 import { Sender } from './sender.ts';
-import { packResult, REPLY_EVERY_MS, type SendBatch, type SendWorkerData, type SentBatch } from './threaded-sender.ts';
+import { JOB_WIDTH, packResult, REPLY_EVERY_MS, type SendBatch, type SendWorkerData, type SentBatch } from './threaded-sender.ts';
 
 const port = parentPort!;
 const { allowPrivateNetworks, maxActive, replyEveryMs = REPLY_EVERY_MS } = workerData as SendWorkerData;
@@ -40,11 +40,26 @@ function reply(): void {
 port.on('message', (batch: SendBatch) => {
   if (batch.reset) contexts.clear();
   for (const [id, context] of batch.contexts) contexts.set(id, context);
-  for (const [id, contextId, url, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit, signatures] of batch.jobs) {
-    const signing = contexts.get(contextId)!;
-    void sender.deliver({ url, signing, eventId, body, userAgent, attemptedAt, timeoutMs, sendBy, outsideLimit, signatures }).then((result) => {
-      packResult(done, id, result);
-      resultReady();
-    });
+  const jobs = batch.jobs;
+  for (let at = 0; at < jobs.length; at += JOB_WIDTH) {
+    const id = jobs[at] as number;
+    sender.deliverThen(
+      {
+        signing: contexts.get(jobs[at + 1] as number)!,
+        url: jobs[at + 2] as string,
+        eventId: jobs[at + 3] as string,
+        body: jobs[at + 4] as string,
+        userAgent: jobs[at + 5] as string,
+        attemptedAt: jobs[at + 6] as number,
+        timeoutMs: jobs[at + 7] as number,
+        sendBy: jobs[at + 8] as number | undefined,
+        outsideLimit: jobs[at + 9] as boolean | undefined,
+        signatures: jobs[at + 10] as AttemptSignatures,
+      },
+      (result) => {
+        packResult(done, id, result);
+        resultReady();
+      },
+    );
   }
 });

@@ -39,6 +39,11 @@ export interface SignedRequest {
 /** What the dispatcher and ping need of an HTTP sender: the in-process Sender, or ThreadedSender around one. */
 export interface WebhookSender {
   deliver(request: SignedRequest): Promise<SendResult>;
+  /**
+   * deliver() with a callback: the dispatcher sends every delivery this way, and a promise (with the reaction that
+   * awaits it) per attempt was garbage that lived as long as the attempt.
+   */
+  deliverThen(request: SignedRequest, done: (result: SendResult) => void): void;
   close(): Promise<void>;
 }
 
@@ -194,12 +199,17 @@ export class Sender implements WebhookSender {
   }
 
   deliver(r: SignedRequest): Promise<SendResult> {
-    return this.enqueue(r.url, undefined, r, r.body, r.timeoutMs, r.sendBy, r.outsideLimit);
+    return new Promise((resolve) => this.enqueue(r.url, undefined, r, r.body, r.timeoutMs, r.sendBy, r.outsideLimit, resolve));
+  }
+
+  /** `done` may be called before this returns (a refusal by the SSRF guard). */
+  deliverThen(r: SignedRequest, done: (result: SendResult) => void): void {
+    this.enqueue(r.url, undefined, r, r.body, r.timeoutMs, r.sendBy, r.outsideLimit, done);
   }
 
   /** `timeoutMs` and the result's durationMs count from when the request starts, not from a wait for a slot. */
   send(url: string, headers: Record<string, string>, body: string, timeoutMs: number, sendBy?: number, outsideLimit = false): Promise<SendResult> {
-    return this.enqueue(url, headers, undefined, body, timeoutMs, sendBy, outsideLimit);
+    return new Promise((resolve) => this.enqueue(url, headers, undefined, body, timeoutMs, sendBy, outsideLimit, resolve));
   }
 
   private enqueue(
@@ -209,21 +219,18 @@ export class Sender implements WebhookSender {
     body: string,
     timeoutMs: number,
     sendBy: number | undefined,
-    outsideLimit = false,
-  ): Promise<SendResult> {
+    outsideLimit: boolean | undefined,
+    resolve: (result: SendResult) => void,
+  ): void {
     const target = this.target(url);
     if (this.guard) {
       // An IP literal is dialled without a lookup, so the connect-time guard would not see it.
       const refused = blockedAddressReason(target.hostname);
-      if (refused) {
-        return Promise.resolve(noResponse(`refused to connect: ${refused} (SSRF guard)`));
-      }
+      if (refused) return resolve(noResponse(`refused to connect: ${refused} (SSRF guard)`));
     }
-    return new Promise((resolve) => {
-      const job: Waiting = { target, headers, signed, body, timeoutMs, sendBy, resolve };
-      if (outsideLimit || this.active < this.maxActive) this.start(job);
-      else this.waiting.push(job);
-    });
+    const job: Waiting = { target, headers, signed, body, timeoutMs, sendBy, resolve };
+    if (outsideLimit || this.active < this.maxActive) this.start(job);
+    else this.waiting.push(job);
   }
 
   private start(job: Waiting): void {

@@ -162,3 +162,44 @@ describe('dispatcher pipeline under slow writes', () => {
     expect(mostLeased).toBeLessThanOrEqual(16 * 2 * 4 + concurrency * PIPELINE_DEPTH + concurrency * 8);
   });
 });
+
+describe('dispatcher with a sender that answers before it returns', () => {
+  it('records each claimed delivery once when every attempt is refused at once (an IP literal, SSRF guard)', async () => {
+    // The in-process Sender refuses an IP literal synchronously: each attempt lands while pump is still starting others.
+    const total = 300;
+    await queuedSubscriber(store, TENANT, { webhookUrl: 'http://127.0.0.1:9/hook', maxInFlight: 64, deliveries: total });
+    const recorded = new Map<number, number>();
+    const errors = new Set<string | null>();
+    const watched = new Proxy(store, {
+      get(target, key, receiverOfGet) {
+        if (key === 'recordAttempts') {
+          return (...args: Parameters<Store['recordAttempts']>) => {
+            for (const r of args[0]) {
+              recorded.set(r.deliveryId, (recorded.get(r.deliveryId) ?? 0) + 1);
+              errors.add(r.error);
+            }
+            return target.recordAttempts(...args);
+          };
+        }
+        return Reflect.get(target, key, receiverOfGet);
+      },
+    });
+    const sender = new Sender({ allowPrivateNetworks: false });
+    const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), createMetrics(), {
+      concurrency: 16,
+      leaseMarginMs: 10_000,
+      flushDelayMs: 2,
+    });
+    await dispatcher.start();
+    try {
+      await eventually(async () => recorded.size >= total, 10_000);
+    } finally {
+      await dispatcher.stop(1000);
+      await sender.close();
+    }
+    expect(recorded.size).toBe(total);
+    expect([...recorded.values()].every((n) => n === 1)).toBe(true);
+    expect([...errors]).toEqual([expect.stringMatching(/refused to connect: 127\.0\.0\.1 .*SSRF guard/)]);
+    expect(dispatcher.inFlightCount).toBe(0);
+  });
+});

@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SignedRequest } from '../../src/delivery/sender.ts';
-import { ThreadedSender, type SendBatch } from '../../src/delivery/threaded-sender.ts';
+import { JOB_WIDTH, ThreadedSender, type SendBatch } from '../../src/delivery/threaded-sender.ts';
 import { signingContext, type SigningContext } from '../../src/delivery/request.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
@@ -169,7 +169,7 @@ describe('ThreadedSender', () => {
       }
       const batches = posted.mock.calls.map(([batch]) => batch as SendBatch);
       expect(batches.length).toBeGreaterThanOrEqual(5);
-      expect(batches.flatMap((b) => b.jobs)).toHaveLength(50);
+      expect(batches.flatMap((b) => b.jobs)).toHaveLength(50 * JOB_WIDTH);
       expect(batches.flatMap((b) => b.contexts).map(([id]) => id)).toEqual([0, 1]);
     } finally {
       posted.mockRestore();
