@@ -11,6 +11,8 @@ export interface WaitOptions {
   failure?: Promise<never>;
   /** Extra text for the progress line (e.g. events published so far). */
   extra?: () => string;
+  /** Date.now() when the deliveries began (the progress line's time and rate count from it); the call's time if not given. */
+  since?: number;
 }
 
 const POLL_MS = 250;
@@ -21,10 +23,10 @@ export const fmt = (n: number, digits = 0): string =>
 
 export async function waitForDeliveries(receiver: ReceiverHandle, expected: number, label: string, options: WaitOptions): Promise<void> {
   const tty = process.stdout.isTTY === true;
-  const started = Date.now();
-  let lastChange = started;
+  const started = options.since ?? Date.now();
+  let lastChange = Date.now();
   let lastUnique = -1;
-  let lastPlain = started;
+  let lastPlain = Date.now();
   let failed: Error | undefined;
   options.failure?.catch((err: Error) => (failed = err));
   let width = 0;

@@ -207,15 +207,18 @@ export function latencyRun(w: Workload, deliveriesPerSecond: number, seconds: nu
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
     const api = await setUp(hookd, w, receiver, settings);
     const eventsPerSecond = deliveriesPerSecond / w.fanout;
-    const wait = (expected: number) =>
-      waitForDeliveries(receiver, expected, 'latency', { timeoutMs: settings.timeoutMs, stallMs: settings.stallMs, failure: hookd.exited });
+    // Waited for once the publishing is done: the progress line counts from when it began.
+    const wait = (expected: number, since: number) =>
+      waitForDeliveries(receiver, expected, 'latency', { timeoutMs: settings.timeoutMs, stallMs: settings.stallMs, failure: hookd.exited, since });
     await receiver.reset();
+    const warmUpSince = Date.now();
     const warmUp = await publishPaced(api, w, eventsPerSecond, LATENCY_WARM_UP_S, 0);
-    await wait(warmUp * w.fanout);
+    await wait(warmUp * w.fanout, warmUpSince);
     await receiver.reset();
+    const since = Date.now();
     const started = now();
     const total = await publishPaced(api, w, eventsPerSecond, seconds, warmUp);
-    await wait(total * w.fanout);
+    await wait(total * w.fanout, since);
     await api.close();
     const stats = await receiver.stats();
     return {

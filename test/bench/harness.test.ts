@@ -116,6 +116,20 @@ describe('npm run bench', () => {
     else expect(nodes.attempts_per_node).toEqual([0, null, null]);
   }, 120_000);
 
+  it('measures latency at the rate asked for, and its progress counts from when the publishing began', async () => {
+    const file = join(dir, 'latency.json');
+    const args = ['--events', '20', '--subscribers', '2', '--fanout', '2', '--only', 'sqlite', '--latency', '--latency-seconds', '1', '--latency-rate', '40'];
+    const { code, stdout, stderr } = await bench([...args, '--json', file]);
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { latency: Record<string, number> };
+    expect(doc.latency).toMatchObject({ target_deliveries_per_s: 40, events_per_s: 20, deliveries: 40 });
+    // The wait starts once the publishing is done: counted from then, it read ~0.0 s and thousands a second.
+    const final = /latency: 40\/40 deliveries \(100\.0 %\), ([\d,]+)\/s, ([\d.]+) s/.exec(stdout);
+    expect(final, stdout).not.toBeNull();
+    expect(Number(final![2])).toBeGreaterThanOrEqual(0.9);
+    expect(Number(final![1].replace(/,/g, ''))).toBeLessThanOrEqual(45);
+  }, 60_000);
+
   it('prints a skipped run with its reason and writes {"skipped": reason} for it', async () => {
     const file = join(dir, 'skipped.json');
     const dead = 'postgres://postgres@127.0.0.1:1/postgres';
