@@ -126,8 +126,8 @@ describe('npm run bench', () => {
     // The wait starts once the publishing is done: counted from then, it read ~0.0 s and thousands a second.
     const final = /latency: 40\/40 deliveries \(100\.0 %\), ([\d,]+)\/s, ([\d.]+) s/.exec(stdout);
     expect(final, stdout).not.toBeNull();
-    expect(Number(final![2])).toBeGreaterThanOrEqual(0.9);
-    expect(Number(final![1].replace(/,/g, ''))).toBeLessThanOrEqual(45);
+    expect(Number(final![2]!)).toBeGreaterThanOrEqual(0.9);
+    expect(Number(final![1]!.replace(/,/g, ''))).toBeLessThanOrEqual(45);
   }, 60_000);
 
   it('prints a skipped run with its reason and writes {"skipped": reason} for it', async () => {
