@@ -41,7 +41,8 @@ export interface WebhookSender {
   deliver(request: SignedRequest): Promise<SendResult>;
   /**
    * deliver() with a callback: the dispatcher sends every delivery this way, and a promise (with the reaction that
-   * awaits it) per attempt was garbage that lived as long as the attempt.
+   * awaits it) per attempt was garbage that lived as long as the attempt. `done` may run before this returns (a sender
+   * that is shut down, the SSRF guard refusing an IP literal) and may itself send again.
    */
   deliverThen(request: SignedRequest, done: (result: SendResult) => void): void;
   close(): Promise<void>;

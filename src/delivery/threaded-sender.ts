@@ -154,8 +154,10 @@ export class ThreadedSender implements WebhookSender {
     worker.on('exit', () => {
       if (this.worker === worker) this.worker = undefined;
       const reason = this.closed ? 'the sender is shut down' : 'the sending thread stopped unexpectedly';
-      for (const resolve of this.pending.values()) resolve(noResponse(reason));
+      // Taken out first: an answer's callback may send again at once, to the next thread, under a new id.
+      const lost = [...this.pending.values()];
       this.pending.clear();
+      for (const done of lost) done(noResponse(reason));
     });
     this.worker = worker;
     return worker;

@@ -3,7 +3,7 @@
 import { Webhook } from 'standardwebhooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SignedRequest } from '../../src/delivery/sender.ts';
+import type { SendResult, SignedRequest } from '../../src/delivery/sender.ts';
 import { JOB_WIDTH, ThreadedSender, type SendBatch } from '../../src/delivery/threaded-sender.ts';
 import { signingContext, type SigningContext } from '../../src/delivery/request.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
@@ -157,6 +157,21 @@ describe('ThreadedSender', () => {
     await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate(); // as if it crashed
     expect(await pending).toMatchObject({ responseCode: 0, error: 'the sending thread stopped unexpectedly' });
     expect(await sender.deliver(request(receiver.url('/ok'), 1))).toMatchObject({ responseCode: 204, error: null });
+  });
+
+  it('sends what an answer\'s callback sends at once after its thread died, to the next thread', async () => {
+    receiver.on('/hang', () => ({ hang: true }));
+    receiver.on('/ok', () => ({ status: 204 }));
+    const again = new Promise<SendResult>((resolve) => {
+      sender.deliverThen(request(receiver.url('/hang'), 0, 30_000), (failed) => {
+        expect(failed.error).toBe('the sending thread stopped unexpectedly');
+        // As the dispatcher does: the slot is free, so the next delivery goes out from within the callback.
+        sender.deliverThen(request(receiver.url('/ok'), 1), resolve);
+      });
+    });
+    await receiver.waitFor(1, '/hang');
+    await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate(); // as if it crashed
+    expect(await again).toMatchObject({ responseCode: 204, error: null });
   });
 
   it('sends each subscriber\'s signing context to the thread once, however many jobs and batches name it', async () => {
