@@ -240,8 +240,9 @@ export class Sender implements WebhookSender {
     this.active++;
     const attempt = new Attempt(performance.now(), timeoutMs, this.deadline(timeoutMs), (result) => {
       this.active--;
-      resolve(result);
+      // The freed slot first goes to what waits: `resolve` may send again at once (deliverThen), and would jump the line.
       this.startWaiting();
+      resolve(result);
     });
     this.agent.dispatch(
       {

@@ -8,6 +8,7 @@ import { join, sep } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/app.ts';
 import { Dispatcher } from '../../src/delivery/dispatcher.ts';
+import { signingContext } from '../../src/delivery/request.ts';
 import { Sender } from '../../src/delivery/sender.ts';
 import type { Tenant } from '../../src/domain/types.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -60,6 +61,41 @@ describe('Sender with maxActive', () => {
       // The duration counts from the start of the request, not from the wait for a slot: the last two waited for two
       // rounds of answers that each took at least 50 ms.
       expect(results[5]!.durationMs).toBeLessThanOrEqual(total - 95);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('gives a freed slot to the attempt that waited, not to one sent from the answer\'s callback', async () => {
+    slowly('/slow', 30);
+    const sender = new Sender({ allowPrivateNetworks: true, maxActive: 1 });
+    const signing = signingContext({ auth_meta: { type: 'hmac', secret: 'a-secret-of-sufficient-length' }, custom_headers: {} } as never);
+    const signed = (n: number) => ({
+      url: receiver.url('/slow'),
+      signing,
+      eventId: `evt_handoff_${n}`,
+      body: `{"n":${n}}`,
+      userAgent: 'hookd/test',
+      attemptedAt: Date.now(),
+      timeoutMs: 5000,
+    });
+    try {
+      const done: number[] = [];
+      const all = new Promise<void>((resolve) => {
+        const finish = (n: number) => () => {
+          done.push(n);
+          if (done.length === 3) resolve();
+        };
+        // 0 goes on the wire, 1 waits; 0's answer sends 2 at once, as the dispatcher does when a slot frees.
+        sender.deliverThen(signed(0), () => {
+          finish(0)();
+          sender.deliverThen(signed(2), finish(2));
+        });
+        sender.deliverThen(signed(1), finish(1));
+      });
+      await all;
+      expect(receiver.requests.map((r) => r.json.n)).toEqual([0, 1, 2]);
+      expect(mostOpen).toBe(1);
     } finally {
       await sender.close();
     }
