@@ -135,8 +135,10 @@ describe('example project', () => {
         env: { ...process.env, HOOKD_URL: hookd.url, HOOKD_ORGANIZATION: 'org_example', HOOKD_EXTENSION: 'ext_example' },
         timeout: 30_000,
       });
-      const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines[1]).toEqual({ verified: lines[0].event_id, payload: { id: 42 } });
+      const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      // Either line can come first: hookd may send the webhook before the publish's answer reaches the example.
+      const published = lines.find((l) => 'event_id' in l);
+      expect(lines.find((l) => 'verified' in l)).toEqual({ verified: published?.event_id, payload: { id: 42 } });
     } finally {
       rmSync(`${EXAMPLE}/node_modules`, { recursive: true, force: true });
     }
