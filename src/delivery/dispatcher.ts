@@ -145,7 +145,7 @@ export class Dispatcher {
   /** Ends the wait of a batch of results held back by an outage (the store answers again, or shutdown). */
   private retryRecordNow: (() => void) | undefined;
   private readonly userAgent = `hookd/${VERSION}`;
-  /** hookd_delivery_duration_seconds by outcome, looked up once: observe() with labels hashed them at every call. */
+  /** hookd_delivery_duration_seconds by outcome, with its labels made once rather than as an object per attempt. */
   private readonly durationOfSuccess: { observe(seconds: number): void };
   private readonly durationOfFailure: { observe(seconds: number): void };
   private readonly random: () => number;
