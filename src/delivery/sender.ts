@@ -203,7 +203,6 @@ export class Sender implements WebhookSender {
     return new Promise((resolve) => this.enqueue(r.url, undefined, r, r.body, r.timeoutMs, r.sendBy, r.outsideLimit, resolve));
   }
 
-  /** `done` may be called before this returns (a refusal by the SSRF guard). */
   deliverThen(r: SignedRequest, done: (result: SendResult) => void): void {
     this.enqueue(r.url, undefined, r, r.body, r.timeoutMs, r.sendBy, r.outsideLimit, done);
   }

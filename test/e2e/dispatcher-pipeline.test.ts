@@ -33,6 +33,15 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** hookd_delivery_duration_seconds' count per outcome label. */
+async function durations(metrics: ReturnType<typeof createMetrics>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const value of (await metrics.deliveryDuration.get()).values) {
+    if (value.metricName === 'hookd_delivery_duration_seconds_count') counts[String(value.labels.outcome)] = value.value;
+  }
+  return counts;
+}
+
 interface Run {
   subscribers: number;
   maxInFlight: number;
@@ -105,7 +114,8 @@ async function run(r: Run): Promise<Observed> {
     },
   });
   const sender = new Sender({ allowPrivateNetworks: true });
-  const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), createMetrics(), {
+  const metrics = createMetrics();
+  const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), metrics, {
     concurrency: r.concurrency,
     leaseMarginMs: 10_000,
     flushDelayMs: 2,
@@ -119,6 +129,8 @@ async function run(r: Run): Promise<Observed> {
     await sender.close();
   }
   expect(receiver.requests).toHaveLength(total);
+  // Each answer timed once, under its outcome.
+  expect(await durations(metrics)).toEqual({ success: total });
   return seen;
 }
 
@@ -185,7 +197,8 @@ describe('dispatcher with a sender that answers before it returns', () => {
       },
     });
     const sender = new Sender({ allowPrivateNetworks: false });
-    const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), createMetrics(), {
+    const metrics = createMetrics();
+    const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), metrics, {
       concurrency: 16,
       leaseMarginMs: 10_000,
       flushDelayMs: 2,
@@ -201,5 +214,6 @@ describe('dispatcher with a sender that answers before it returns', () => {
     expect([...recorded.values()].every((n) => n === 1)).toBe(true);
     expect([...errors]).toEqual([expect.stringMatching(/refused to connect: 127\.0\.0\.1 .*SSRF guard/)]);
     expect(dispatcher.inFlightCount).toBe(0);
+    expect(await durations(metrics)).toEqual({ failure: total });
   });
 });

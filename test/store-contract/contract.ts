@@ -4,9 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeEnvelope } from '../../src/domain/envelope.ts';
 import { newEventId } from '../../src/domain/ids.ts';
 import {
-  DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_RETRY_POLICY,
-  DEFAULT_TIMEOUT_MS,
   type DeliveryDetail,
   type DeliveryView,
   type NewDelivery,
