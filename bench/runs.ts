@@ -172,7 +172,20 @@ export interface LatencyResult {
 
 /** hookd on SQLite at a steady rate (single-event publishes paced by a timer): publish→receipt latency. */
 /** Publishes single events at `eventsPerSecond` for `seconds`, numbered from `firstSeq`; resolves with how many. */
-async function publishPaced(api: ReturnType<typeof apiClient>, w: Workload, eventsPerSecond: number, seconds: number, firstSeq: number): Promise<number> {
+/**
+ * Connections of the latency phase's publisher. Its publishes are paced by the clock (open loop), so no publish may wait
+ * for another's answer: with the four connections of the batch publishes, a run of slow 202s (a publish is answered
+ * after its fsync, and syncs took 10–60 ms at times) held the next publishes back in the bench's own pool, and that wait
+ * was counted as hookd's latency (2026-12-07: in every late stretch of a run, deliveries were as late as the answers to
+ * their publishes). Enough for ~40 publishes in flight at 480 a second with 80 ms answers, with room to spare.
+ */
+export const LATENCY_CONNECTIONS = 128;
+
+/** A client for paced single-event publishes: as many connections as publishes may be in flight at once. */
+export const pacedPublisher = (url: string): Pool => apiClient(url, LATENCY_CONNECTIONS);
+
+/** Publishes `eventsPerSecond` single events for `seconds`, each when the clock says, whatever the answers before. */
+export async function publishPaced(api: Pool, w: Workload, eventsPerSecond: number, seconds: number, firstSeq: number): Promise<number> {
   const total = Math.max(1, Math.round(eventsPerSecond * seconds));
   let sent = 0;
   let failed: Error | undefined;
@@ -205,7 +218,8 @@ export const LATENCY_WARM_UP_S = 3;
 
 export function latencyRun(w: Workload, deliveriesPerSecond: number, seconds: number, receiver: ReceiverHandle, settings: RunSettings): Promise<LatencyResult> {
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
-    const api = await setUp(hookd, w, receiver, settings);
+    await (await setUp(hookd, w, receiver, settings)).close();
+    const api = pacedPublisher(hookd.url);
     const eventsPerSecond = deliveriesPerSecond / w.fanout;
     // Waited for once the publishing is done: the progress line counts from when it began.
     const wait = (expected: number, since: number) =>
