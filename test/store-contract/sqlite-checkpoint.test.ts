@@ -1,5 +1,5 @@
 // SQLite only: the WAL is checkpointed by a thread of the store's own, not inside the commits of publishes and results.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import Database from 'better-sqlite3';
@@ -37,6 +37,18 @@ async function publish(s: Store, n: number, from = 0): Promise<void> {
   }
 }
 
+/** The WAL header's checkpoint sequence number: how many times the WAL was started over. */
+function walRestarts(): number {
+  const fd = openSync(`${file}-wal`, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    readSync(fd, header, 0, 16, 0);
+    return header.readUInt32BE(12);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 describe('SQLite WAL checkpoints', () => {
   it('leaves commits without checkpoints and folds the WAL into the file from its own thread', async () => {
     store = openSqliteStore(file);
@@ -48,6 +60,24 @@ describe('SQLite WAL checkpoints', () => {
     store = undefined;
     // The last connection to close folded what was left and removed the WAL.
     expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it('keeps the WAL bounded while commits never stop, by restarting it once it has grown past the limit', async () => {
+    store = openSqliteStore(file, { walRestartBytes: 2_000_000 });
+    // Single-event publishes back to back for 2 s (~4 KiB each, tens of MB of WAL in all): a passive checkpoint copies the
+    // WAL into the file but never finds it done with no commit since, and only then is the WAL written from its start.
+    let largest = 0;
+    let restartsBefore: number | undefined;
+    const body = JSON.stringify({ pad: 'x'.repeat(4000) });
+    for (let i = 0, until = Date.now() + 2000; Date.now() < until; i++) {
+      const now = Date.now();
+      const event = { id: `evt_busy_${i}`, companyId: 1, applicationId: null, slug: 'company/product/create/v1', body, createdAt: now, idempotencyKey: null, deliveries: [] };
+      await store.publish(TENANT, [event], now);
+      restartsBefore ??= walRestarts();
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
+    }
+    expect(walRestarts()).toBeGreaterThan(restartsBefore!);
+    expect(largest).toBeLessThan(30_000_000); // it reached 86 MB on this machine without the restarts
   });
 
   it('sets the store connection’s own automatic checkpoint off', async () => {

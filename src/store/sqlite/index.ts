@@ -20,8 +20,13 @@ export function sqlitePath(databaseUrl: string): string {
   return databaseUrl.replace(/^sqlite:(\/\/)?/, '');
 }
 
+export interface SqliteOptions {
+  /** WAL size (bytes) past which the checkpointer restarts the WAL from its start: see checkpointer.ts. */
+  walRestartBytes?: number;
+}
+
 /** Opens the file (creating its folder), applies migrations and returns the Store. */
-export function openSqliteStore(path: string): Store {
+export function openSqliteStore(path: string, options: SqliteOptions = {}): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -33,7 +38,7 @@ export function openSqliteStore(path: string): Store {
   db.pragma('cache_size = -8192');
   migrateSqlite(db);
   if (path === ':memory:') return new SqliteStore(db);
-  return new SqliteStore(db, new Checkpointer(db, path), new WalSync(`${path}-wal`));
+  return new SqliteStore(db, new Checkpointer(db, path, options.walRestartBytes), new WalSync(`${path}-wal`));
 }
 
 class SqliteStore implements Store {
