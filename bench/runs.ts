@@ -170,8 +170,6 @@ export interface LatencyResult {
   p99_ms: number;
 }
 
-/** hookd on SQLite at a steady rate (single-event publishes paced by a timer): publish→receipt latency. */
-/** Publishes single events at `eventsPerSecond` for `seconds`, numbered from `firstSeq`; resolves with how many. */
 /**
  * Connections of the latency phase's publisher. Its publishes are paced by the clock (open loop), so no publish may wait
  * for another's answer: with the four connections of the batch publishes, a run of slow 202s (a publish is answered
@@ -184,7 +182,10 @@ export const LATENCY_CONNECTIONS = 128;
 /** A client for paced single-event publishes: as many connections as publishes may be in flight at once. */
 export const pacedPublisher = (url: string): Pool => apiClient(url, LATENCY_CONNECTIONS);
 
-/** Publishes `eventsPerSecond` single events for `seconds`, each when the clock says, whatever the answers before. */
+/**
+ * Publishes single events at `eventsPerSecond` for `seconds`, numbered from `firstSeq`, each when the clock says it
+ * is due, whatever became of the ones before; resolves with how many.
+ */
 export async function publishPaced(api: Pool, w: Workload, eventsPerSecond: number, seconds: number, firstSeq: number): Promise<number> {
   const total = Math.max(1, Math.round(eventsPerSecond * seconds));
   let sent = 0;
@@ -216,8 +217,10 @@ export async function publishPaced(api: Pool, w: Workload, eventsPerSecond: numb
 /** Seconds of publishing at the measured rate before measuring: a fresh process compiles and warms its caches first. */
 export const LATENCY_WARM_UP_S = 3;
 
+/** hookd on SQLite at a steady rate (single-event publishes paced by a timer): publish→receipt latency. */
 export function latencyRun(w: Workload, deliveriesPerSecond: number, seconds: number, receiver: ReceiverHandle, settings: RunSettings): Promise<LatencyResult> {
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
+    // The subscribers are made through the batch client; the paced publishes go through a pool of their own.
     await (await setUp(hookd, w, receiver, settings)).close();
     const api = pacedPublisher(hookd.url);
     const eventsPerSecond = deliveriesPerSecond / w.fanout;

@@ -64,14 +64,17 @@ describe('SQLite WAL checkpoints', () => {
 
   it('keeps the WAL bounded while commits never stop, by restarting it once it has grown past the limit', async () => {
     store = openSqliteStore(file, { walRestartBytes: 2_000_000 });
-    // Single-event publishes back to back for 2 s (~4 KiB each, tens of MB of WAL in all): a passive checkpoint copies the
-    // WAL into the file but never finds it done with no commit since, and only then is the WAL written from its start.
+    // Single-event publishes back to back for 2 s (~4 KiB each, tens of MB of WAL in all): a passive checkpoint copies
+    // the WAL into the file but never finds it done with no commit since, and only then is the WAL written from its start.
     let largest = 0;
     let restartsBefore: number | undefined;
     const body = JSON.stringify({ pad: 'x'.repeat(4000) });
     for (let i = 0, until = Date.now() + 2000; Date.now() < until; i++) {
       const now = Date.now();
-      const event = { id: `evt_busy_${i}`, companyId: 1, applicationId: null, slug: 'company/product/create/v1', body, createdAt: now, idempotencyKey: null, deliveries: [] };
+      const event = {
+        id: `evt_busy_${i}`, companyId: 1, applicationId: null, slug: 'company/product/create/v1', body, createdAt: now,
+        idempotencyKey: null, deliveries: [],
+      };
       await store.publish(TENANT, [event], now);
       restartsBefore ??= walRestarts();
       largest = Math.max(largest, statSync(`${file}-wal`).size);
