@@ -104,8 +104,8 @@ function removeWorkDir(dir: string, own: boolean): void {
   else rmSync(dir, { recursive: true, force: true });
 }
 
-async function setUp(hookd: Hookd, w: Workload, receiver: ReceiverHandle, settings: RunSettings, filter?: BenchFilter) {
-  const api = apiClient(hookd.url);
+/** Creates the subscribers through `api` (by default the batch publishes' client) and returns it. */
+async function setUp(hookd: Hookd, w: Workload, receiver: ReceiverHandle, settings: RunSettings, filter?: BenchFilter, api = apiClient(hookd.url)) {
   await createSubscribers(api, w, (i) => receiver.url(i), settings.maxInFlight, filter);
   return api;
 }
@@ -220,9 +220,7 @@ export const LATENCY_WARM_UP_S = 3;
 /** hookd on SQLite at a steady rate (single-event publishes paced by a timer): publish→receipt latency. */
 export function latencyRun(w: Workload, deliveriesPerSecond: number, seconds: number, receiver: ReceiverHandle, settings: RunSettings): Promise<LatencyResult> {
   return withHookd(w, receiver, settings, 'all', async (hookd) => {
-    // The subscribers are made through the batch client; the paced publishes go through a pool of their own.
-    await (await setUp(hookd, w, receiver, settings)).close();
-    const api = pacedPublisher(hookd.url);
+    const api = await setUp(hookd, w, receiver, settings, undefined, pacedPublisher(hookd.url));
     const eventsPerSecond = deliveriesPerSecond / w.fanout;
     // Waited for once the publishing is done: the progress line counts from when it began.
     const wait = (expected: number, since: number) =>
