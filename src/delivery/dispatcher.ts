@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { nextAttemptAt, parseRetryAfter } from '../domain/retry.ts';
 import type { Metrics } from '../metrics.ts';
+import { Renewal } from '../renewal.ts';
 import type { AttemptOutcome, AttemptResult, ClaimedDelivery, ClaimRequest, DispatchSubscriber, Store } from '../store/index.ts';
 import { isStoreUnavailable } from '../store/index.ts';
 import { VERSION } from '../version.ts';
@@ -35,6 +36,8 @@ export interface DispatcherOptions {
   retentionDays?: number;
   /** Told about each subscriber a batch of results blocked. */
   onBlocked?: (subscriber: DispatchSubscriber, reason: string) => void;
+  /** How often `due`, `held` and `ready` are replaced by copies of themselves (default RENEW_EVERY_MS: renewal.ts). */
+  renewEveryMs?: number;
 }
 
 const PURGE_EVERY_MS = 60_000;
@@ -97,7 +100,7 @@ function unsent(delivery: ClaimedDelivery, at: number, outcome: AttemptOutcome, 
 export class Dispatcher {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** subscriber id → when its earliest queued delivery falls due (epoch ms). */
-  private readonly due = new Map<number, number>();
+  private due = new Map<number, number>();
   /**
    * Subscribers whose due time moved earlier (publish, rescan, retry) while a claim round was running. The claim's own
    * answer about them may predate that news (on PostgreSQL its statement sees only what committed before it began), so
@@ -112,12 +115,12 @@ export class Dispatcher {
    * written. A claim can hand one of them out again when its lease ran out meanwhile (a store outage longer than the
    * lease, with its result held back): it is not sent a second time, and the result still to be written finishes it.
    */
-  private readonly held = new Set<number>();
+  private held = new Set<number>();
   /** subscriber id → no new claims before this time (epoch ms), after a 429/502/503/504. */
   private readonly pausedUntil = new Map<number, number>();
   private readonly subscribers = new Map<number, CachedSubscriber>();
   /** subscriber id → deliveries claimed (leased) for it and waiting for a free slot, oldest first. */
-  private readonly ready = new Map<number, ReadyDelivery[]>();
+  private ready = new Map<number, ReadyDelivery[]>();
   private readyCount = 0;
   /** Told when the last attempt in flight lands (stop() waits for that). */
   private idle: (() => void) | undefined;
@@ -149,6 +152,8 @@ export class Dispatcher {
   private readonly durationOfSuccess: { observe(seconds: number): void };
   private readonly durationOfFailure: { observe(seconds: number): void };
   private readonly random: () => number;
+  /** `due`, `held` and `ready` change with every claim and attempt: see renewal.ts. */
+  private readonly renewal: Renewal;
 
   constructor(
     private readonly store: Store,
@@ -158,6 +163,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.random = options.random ?? Math.random;
+    this.renewal = new Renewal(options.renewEveryMs);
     this.durationOfSuccess = metrics.deliveryDuration.labels('success');
     this.durationOfFailure = metrics.deliveryDuration.labels('failure');
     this.slots = options.concurrency + Math.min(options.concurrency * ((options.handoff ?? 1) - 1), MAX_HANDOFF_EXTRA);
@@ -291,6 +297,12 @@ export class Dispatcher {
     // came back empty that way.
     this.claimAgain = false;
     this.movedDuringClaim.clear();
+    // Rounds never overlap and the other loops over these run to their end, so none is half-way through one now.
+    if (this.renewal.due()) {
+      this.due = new Map(this.due);
+      this.held = new Set(this.held);
+      this.ready = new Map(this.ready);
+    }
     try {
       const now = Date.now();
       // Claims run ahead of the sender: deliveries wait, leased, in `ready` so a freed slot is refilled at once

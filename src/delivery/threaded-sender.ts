@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { attemptSignatures, type AttemptSignatures, type SigningContext } from './request.ts';
 import { noResponse, type SendResult, type SignedRequest, type WebhookSender } from './sender.ts';
+import { Renewal } from '../renewal.ts';
 
 export interface SendWorkerData {
   allowPrivateNetworks: boolean;
@@ -71,7 +72,7 @@ const ENTRY = new URL('./send-worker-entry.cjs', import.meta.url);
 export class ThreadedSender implements WebhookSender {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly pending = new Map<number, (result: SendResult) => void>();
+  private pending = new Map<number, (result: SendResult) => void>();
   /** Requests not yet posted; the first has id `nextId - queued.length`. */
   private queued: SignedRequest[] = [];
   private closed = false;
@@ -80,10 +81,14 @@ export class ThreadedSender implements WebhookSender {
   private contextsSent = 0;
   private resetContexts = false;
 
-  /** `contextsKept`: after this many contexts (subscribers, and each change of one) the thread forgets them all. */
+  /**
+   * `contextsKept`: after this many contexts (subscribers, and each change of one) the thread forgets them all.
+   * `renewal`: when `pending`, which gains and loses an entry per attempt, is replaced by a copy (renewal.ts).
+   */
   constructor(
     private readonly options: SendWorkerData,
     private readonly contextsKept = 10_000,
+    private readonly renewal = new Renewal(),
   ) {}
 
   deliver(request: SignedRequest): Promise<SendResult> {
@@ -102,6 +107,7 @@ export class ThreadedSender implements WebhookSender {
     const queued = this.queued;
     this.queued = [];
     if (queued.length === 0) return;
+    if (this.renewal.due()) this.pending = new Map(this.pending); // no loop over it is running here
     const worker = this.thread(); // first: a new thread knows no contexts yet
     const batch: SendBatch = { reset: this.resetContexts, contexts: [], jobs: [] };
     this.resetContexts = false;

@@ -50,6 +50,8 @@ interface Run {
   boundUnwritten: boolean;
   /** Every claim also hands out again what earlier claims returned and is not yet recorded (as after leases ran out). */
   reclaimUnrecorded?: boolean;
+  /** DispatcherOptions.renewEveryMs */
+  renewEveryMs?: number;
 }
 
 interface Observed {
@@ -120,6 +122,7 @@ async function run(r: Run): Promise<Observed> {
     leaseMarginMs: 10_000,
     flushDelayMs: 2,
     boundUnwritten: r.boundUnwritten,
+    renewEveryMs: r.renewEveryMs,
   });
   await dispatcher.start();
   try {
@@ -162,6 +165,12 @@ describe('dispatcher pipeline under slow writes', () => {
   it('does not send again what it holds when a claim hands it out again (a lease that ran out before its result was written)', async () => {
     // run() checks that the receiver got each delivery once.
     await run({ subscribers: 2, maxInFlight: 2, eventsEach: 100, concurrency: 8, boundUnwritten: true, reclaimUnrecorded: true });
+  });
+
+  it('sends and records each delivery once when its collections of held, ready and due work are copied at every claim round', async () => {
+    // run() checks that the receiver got each delivery once and that each answer was timed once. A copy that lost
+    // what waits in `ready` would strand deliveries; one that lost `held`, send some twice under reclaimUnrecorded.
+    await run({ subscribers: 4, maxInFlight: 4, eventsEach: 100, concurrency: 8, boundUnwritten: false, reclaimUnrecorded: true, renewEveryMs: 0 });
   });
 
   it('claims ahead no deeper than the pipeline when subscribers wait at their limit with slots free', async () => {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SendResult, SignedRequest } from '../../src/delivery/sender.ts';
 import { JOB_WIDTH, ThreadedSender, type SendBatch } from '../../src/delivery/threaded-sender.ts';
 import { signingContext, type SigningContext } from '../../src/delivery/request.ts';
+import { Renewal } from '../../src/renewal.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
 const SECRET = 'whsec_' + Buffer.from('a thread-safe secret of 32 bytes').toString('base64');
@@ -58,6 +59,25 @@ describe('ThreadedSender', () => {
       expect(got.headers['webhook-id']).toBe(`evt_thread_${got.json.n}`);
       expect(got.headers['user-agent']).toBe('hookd/test');
       expect(verified(got, SECRET)).toEqual({ n: got.json.n });
+    }
+  });
+
+  it('hands each caller its own answer when the map of pending attempts is copied at every batch', async () => {
+    const renewing = new ThreadedSender({ allowPrivateNetworks: true }, 10_000, new Renewal(0));
+    try {
+      receiver.on('/echo', (req) => ({ status: 200, body: `n=${req.json.n}` }));
+      const results: SendResult[] = [];
+      // Waves, so that several batches cross and each renews the map while the earlier ones are still pending.
+      const waves = Array.from({ length: 5 }, async (_, wave) => {
+        await new Promise((resolve) => setTimeout(resolve, wave * 5));
+        const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => renewing.deliver(request(receiver.url('/echo'), wave * 40 + i))));
+        sent.forEach((r, i) => (results[wave * 40 + i] = r));
+      });
+      await Promise.all(waves);
+      results.forEach((r, n) => expect(r).toMatchObject({ responseCode: 200, responseBody: `n=${n}` }));
+      expect(results).toHaveLength(200);
+    } finally {
+      await renewing.close();
     }
   });
 

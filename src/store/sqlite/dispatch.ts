@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
 import type { DispatcherLock } from './dispatcher-lock.ts';
 import { EventBodies } from '../event-bodies.ts';
+import { Renewal } from '../../renewal.ts';
 import type { ActiveLeases, Leases } from './leases.ts';
 import { PARK_QUEUED } from './subscribers.ts';
 import { withoutFsync } from './wal-sync.ts';
@@ -61,6 +62,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   const queuedUpTo = db.prepare(QUEUE_READS.upTo).pluck();
   const eventBody = db.prepare('SELECT body FROM events WHERE seq = ?').pluck();
   const bodies = new EventBodies();
+  const renewal = new Renewal();
 
   // The lease carries the delivery's tenant columns (read at claim), so an attempt is a plain insert, made once the
   // delivery's own update found it still queued.
@@ -147,6 +149,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       // Another live process dispatches from this file: ask again in a while.
       return { deliveries: [], nextDue: new Map(requests.map((r) => [r.subscriberId, now + lock.retryMs])) };
     }
+    if (renewal.due()) leases.renew(); // nothing is looping over the leases between two store calls
     return claimRound.deferred(requests, owner, now); // one read snapshot for the whole round
   }
 

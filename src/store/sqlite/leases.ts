@@ -34,8 +34,19 @@ export interface ActiveLeases {
 }
 
 export class Leases {
-  private readonly byId = new Map<number, Lease>();
-  private readonly bySubscriber = new Map<number, Set<number>>();
+  private byId = new Map<number, Lease>();
+  private bySubscriber = new Map<number, Set<number>>();
+
+  /**
+   * Replaces both maps, and each subscriber's set, by copies: a lease is taken and dropped per delivery, and tables
+   * rehashed in an old collection are allocated in the old generation (renewal.ts). Not while a loop over them runs.
+   */
+  renew(): void {
+    this.byId = new Map(this.byId);
+    const bySubscriber = new Map<number, Set<number>>();
+    for (const [subscriberId, ids] of this.bySubscriber) bySubscriber.set(subscriberId, new Set(ids));
+    this.bySubscriber = bySubscriber;
+  }
 
   take(id: number, subscriberId: number, at: number, owner: string, until: number, delivery: LeasedDelivery): void {
     this.drop(id);
