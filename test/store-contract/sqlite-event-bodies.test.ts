@@ -36,13 +36,22 @@ const seqs = () => {
   }
 };
 
-async function publish(subscriberId: number, id: string, body: string): Promise<void> {
+async function publish(subscriberId: number | number[], id: string, body: string, companyId = 1, slug = 'company/product/create/v1'): Promise<void> {
   const now = Date.now();
   await store.publish(TENANT, [{
-    id, companyId: 1, applicationId: null, slug: 'company/product/create/v1', idempotencyKey: null, body, createdAt: now,
-    deliveries: [{ subscriberId, status: 'PENDING' }],
+    id, companyId, applicationId: null, slug, idempotencyKey: null, body, createdAt: now,
+    deliveries: [subscriberId].flat().map((s) => ({ subscriberId: s, status: 'PENDING' as const })),
   }], now);
 }
+
+const attemptRows = () => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug FROM attempts ORDER BY delivery_id').all();
+  } finally {
+    db.close();
+  }
+};
 
 describe('SQLite event bodies kept between claims', () => {
   it('reads a body once for all the rounds that claim its deliveries, and stops keeping them past its budget', () => {
@@ -61,6 +70,31 @@ describe('SQLite event bodies kept between claims', () => {
     body(1);
     expect(reads.filter((s) => s === 1)).toHaveLength(2); // the oldest went first
     expect(bodies.get(20, 'evt_other')).toBeUndefined(); // another event under a kept seq
+  });
+
+  it('writes into each attempt row its own event\'s tenant, company and slug, across claim rounds that keep the events', async () => {
+    const a = await queuedSubscriber(store, TENANT, { deliveries: 0 });
+    const b = await queuedSubscriber(store, TENANT, { deliveries: 0 });
+    await publish([a, b], 'evt_company_7', '{"n":7}', 7, 'company/product/update/v1');
+    await publish([a, b], 'evt_company_9', '{"n":9}', 9, 'company/order/create/v1');
+    // Two rounds, so the second finds both events kept by the first.
+    const claimed = [];
+    for (const subscriberId of [a, b]) {
+      claimed.push(...(await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now())).deliveries);
+    }
+    expect(claimed.map((d) => [d.subscriberId, d.eventId, d.body])).toEqual([
+      [a, 'evt_company_7', '{"n":7}'], [a, 'evt_company_9', '{"n":9}'], [b, 'evt_company_7', '{"n":7}'], [b, 'evt_company_9', '{"n":9}'],
+    ]);
+    const now = Date.now();
+    await store.recordAttempts(claimed.map((d) => ({
+      deliveryId: d.id, subscriberId: d.subscriberId, attempt: 1, attemptedAt: now, runStartedAt: now, durationMs: 1,
+      responseCode: 200, responseBody: 'ok', error: null, outcome: { kind: 'success' as const },
+    })), OWNER);
+    const expected = (d: (typeof claimed)[number]) => ({
+      delivery_id: d.id, subscriber_id: d.subscriberId, organization_id: TENANT.organizationId, extension_id: TENANT.extensionId,
+      company_id: d.eventId === 'evt_company_7' ? 7 : 9, event_slug: d.eventId === 'evt_company_7' ? 'company/product/update/v1' : 'company/order/create/v1',
+    });
+    expect(attemptRows()).toEqual([...claimed].sort((x, y) => x.id - y.id).map(expected));
   });
 
   it('sends the new event\'s body when a purged event\'s seq is given to it', async () => {
