@@ -2,9 +2,9 @@
 // while the main thread routes, claims, signs and records. Jobs started in one turn of the event loop cross in one
 // message.
 import { Worker } from 'node:worker_threads';
+import { Renewal } from '../renewal.ts';
 import { attemptSignatures, type AttemptSignatures, type SigningContext } from './request.ts';
 import { noResponse, type SendResult, type SignedRequest, type WebhookSender } from './sender.ts';
-import { Renewal } from '../renewal.ts';
 
 export interface SendWorkerData {
   allowPrivateNetworks: boolean;

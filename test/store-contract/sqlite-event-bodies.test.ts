@@ -6,7 +6,7 @@ import { join, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tenant } from '../../src/domain/types.ts';
-import type { Store } from '../../src/store/index.ts';
+import type { ClaimedDelivery, Store } from '../../src/store/index.ts';
 import { EventBodies } from '../../src/store/event-bodies.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { queuedSubscriber } from '../helpers/store.ts';
@@ -78,7 +78,7 @@ describe('SQLite event bodies kept between claims', () => {
     await publish([a, b], 'evt_company_7', '{"n":7}', 7, 'company/product/update/v1');
     await publish([a, b], 'evt_company_9', '{"n":9}', 9, 'company/order/create/v1');
     // Two rounds, so the second finds both events kept by the first.
-    const claimed = [];
+    const claimed: ClaimedDelivery[] = [];
     for (const subscriberId of [a, b]) {
       claimed.push(...(await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now())).deliveries);
     }
@@ -90,7 +90,7 @@ describe('SQLite event bodies kept between claims', () => {
       deliveryId: d.id, subscriberId: d.subscriberId, attempt: 1, attemptedAt: now, runStartedAt: now, durationMs: 1,
       responseCode: 200, responseBody: 'ok', error: null, outcome: { kind: 'success' as const },
     })), OWNER);
-    const expected = (d: (typeof claimed)[number]) => ({
+    const expected = (d: ClaimedDelivery) => ({
       delivery_id: d.id, subscriber_id: d.subscriberId, organization_id: TENANT.organizationId, extension_id: TENANT.extensionId,
       company_id: d.eventId === 'evt_company_7' ? 7 : 9, event_slug: d.eventId === 'evt_company_7' ? 'company/product/update/v1' : 'company/order/create/v1',
     });
