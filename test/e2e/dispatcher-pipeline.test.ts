@@ -63,7 +63,12 @@ interface Observed {
   mostLeased: number;
   /** Results written for deliveries whose claimed object still held its body (the dispatcher keeps it until then). */
   bodiesHeldToWrite: number;
+  /** How many different objects the dispatcher's `held`, `ready` and `due` each were, seen at its claims. */
+  collections: { held: number; ready: number; due: number };
 }
+
+/** The dispatcher's collections that it replaces by copies of themselves (renewal.ts). */
+type Renewed = { held: object; ready: object; due: object };
 
 async function run(r: Run): Promise<Observed> {
   const total = r.subscribers * r.eventsEach;
@@ -71,7 +76,10 @@ async function run(r: Run): Promise<Observed> {
     await queuedSubscriber(store, TENANT, { webhookUrl: receiver.url('/hook'), maxInFlight: r.maxInFlight, timeoutMs: 2000, deliveries: r.eventsEach });
   }
 
-  const seen: Observed = { mostUnwritten: 0, writes: [], mostLeased: 0, bodiesHeldToWrite: 0 };
+  const seen: Observed = { mostUnwritten: 0, writes: [], mostLeased: 0, bodiesHeldToWrite: 0, collections: { held: 0, ready: 0, due: 0 } };
+  const collections = { held: new Set<object>(), ready: new Set<object>(), due: new Set<object>() };
+  // Assigned below, before it claims.
+  let dispatcher!: Dispatcher;
   let written = 0;
   let leased = 0;
   const unrecorded = new Map<number, ClaimedDelivery>();
@@ -84,6 +92,8 @@ async function run(r: Run): Promise<Observed> {
     get(target, key, receiverOfGet) {
       if (key === 'claim') {
         return async (...args: Parameters<Store['claim']>) => {
+          const inside = dispatcher as unknown as Renewed;
+          for (const name of ['held', 'ready', 'due'] as const) collections[name].add(inside[name]);
           const result = await target.claim(...args);
           const again = r.reclaimUnrecorded ? [...unrecorded.values()] : [];
           for (const d of result.deliveries) unrecorded.set(d.id, d);
@@ -117,7 +127,7 @@ async function run(r: Run): Promise<Observed> {
   });
   const sender = new Sender({ allowPrivateNetworks: true });
   const metrics = createMetrics();
-  const dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), metrics, {
+  dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), metrics, {
     concurrency: r.concurrency,
     leaseMarginMs: 10_000,
     flushDelayMs: 2,
@@ -134,6 +144,7 @@ async function run(r: Run): Promise<Observed> {
   expect(receiver.requests).toHaveLength(total);
   // Each answer timed once, under its outcome.
   expect(await durations(metrics)).toEqual({ success: total });
+  seen.collections = { held: collections.held.size, ready: collections.ready.size, due: collections.due.size };
   return seen;
 }
 
@@ -170,7 +181,9 @@ describe('dispatcher pipeline under slow writes', () => {
   it('sends and records each delivery once when its collections of held, ready and due work are copied at every claim round', async () => {
     // run() checks that the receiver got each delivery once and that each answer was timed once. A copy that lost
     // what waits in `ready` would strand deliveries; one that lost `held`, send some twice under reclaimUnrecorded.
-    await run({ subscribers: 4, maxInFlight: 4, eventsEach: 100, concurrency: 8, boundUnwritten: false, reclaimUnrecorded: true, renewEveryMs: 0 });
+    const { collections } = await run({ subscribers: 4, maxInFlight: 4, eventsEach: 100, concurrency: 8, boundUnwritten: false, reclaimUnrecorded: true, renewEveryMs: 0 });
+    // Copied indeed: each was a new object at the claims after the first.
+    expect(Math.min(collections.held, collections.ready, collections.due)).toBeGreaterThan(1);
   });
 
   it('claims ahead no deeper than the pipeline when subscribers wait at their limit with slots free', async () => {

@@ -67,15 +67,20 @@ describe('ThreadedSender', () => {
     try {
       receiver.on('/echo', (req) => ({ status: 200, body: `n=${req.json.n}` }));
       const results: SendResult[] = [];
+      const maps = new Set<object>();
       // Waves, so that several batches cross and each renews the map while the earlier ones are still pending.
       const waves = Array.from({ length: 5 }, async (_, wave) => {
         await new Promise((resolve) => setTimeout(resolve, wave * 5));
-        const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => renewing.deliver(request(receiver.url('/echo'), wave * 40 + i))));
+        const answers = Array.from({ length: 40 }, (_, i) => renewing.deliver(request(receiver.url('/echo'), wave * 40 + i)));
+        await Promise.resolve(); // the batch is posted, and the map copied, in a microtask
+        maps.add((renewing as unknown as { pending: object }).pending);
+        const sent = await Promise.all(answers);
         sent.forEach((r, i) => (results[wave * 40 + i] = r));
       });
       await Promise.all(waves);
       results.forEach((r, n) => expect(r).toMatchObject({ responseCode: 200, responseBody: `n=${n}` }));
       expect(results).toHaveLength(200);
+      expect(maps.size).toBeGreaterThan(1); // copied indeed: a new map after the first batches
     } finally {
       await renewing.close();
     }

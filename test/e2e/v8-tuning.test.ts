@@ -1,9 +1,9 @@
 // bin/hookd.js turns V8's allocation-site pretenuring off before any of hookd's code runs (why: the comment there).
 // A probe loaded ahead of the program makes objects of one literal that all outlive scavenges, then 5 000 more, and
 // reports how much the young generation grew while it made those: pretenured, they went to the old one instead.
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { probeOutput } from '../helpers/process.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/hookd.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('../helpers/pretenure-probe.mjs', import.meta.url));
@@ -14,14 +14,8 @@ const PROBE = fileURLToPath(new URL('../helpers/pretenure-probe.mjs', import.met
  * of a full-sized young generation.
  */
 function youngGrowth(program: string[]): number {
-  const run = spawnSync(
-    process.execPath,
-    ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--import', PROBE, ...program],
-    { encoding: 'utf8' },
-  );
-  const line = /PRETENURE-PROBE (.*)/.exec(run.stdout);
-  if (!line) throw new Error(`no probe output (exit ${run.status}): ${run.stdout}${run.stderr}`);
-  return (JSON.parse(line[1]!) as { youngGrewBytes: number }).youngGrewBytes;
+  const args = ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--import', PROBE, ...program];
+  return probeOutput<{ youngGrewBytes: number }>(args, 'PRETENURE-PROBE').youngGrewBytes;
 }
 
 describe('V8 tuning of the hookd process', () => {

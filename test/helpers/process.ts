@@ -1,5 +1,6 @@
-// Runs the real `hookd serve` in a child process, as a user would, and finds the URL it listens on.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Child processes for tests: the real `hookd serve`, run as a user would (and the URL it listens on), and the probes of
+// this folder.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/hookd.js', import.meta.url));
@@ -59,4 +60,15 @@ export function startHookd(env: Record<string, string>, timeoutMs = 20_000): Pro
       reject(new Error(`hookd exited (${code}) before serving:\n${logs.join('')}`));
     });
   });
+}
+
+/**
+ * Runs `node` with `args` in the repository's root and returns the JSON a probe printed after `marker` (the probes in
+ * this folder print one such line); throws with the child's output when there is none.
+ */
+export function probeOutput<T>(args: string[], marker: string): T {
+  const run = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  const line = new RegExp(`${marker} (.*)`).exec(run.stdout);
+  if (!line) throw new Error(`no ${marker} line (exit ${run.status}): ${run.stdout}${run.stderr}`);
+  return JSON.parse(line[1]!) as T;
 }
