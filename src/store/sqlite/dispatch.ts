@@ -7,6 +7,7 @@ import { Renewal } from '../../renewal.ts';
 import type { ActiveLeases, Leases } from './leases.ts';
 import { PARK_QUEUED } from './subscribers.ts';
 import { withoutFsync } from './wal-sync.ts';
+import type { WriteGate } from './write-gate.ts';
 
 /**
  * A queued delivery as a queue read returns it: its place in the queue, then what a claim needs of it (what the
@@ -49,14 +50,16 @@ const QUEUED_COLUMNS = `id, next_attempt_at AS at, organization_id, extension_id
  */
 export const QUEUE_READS = {
   head: `SELECT ${QUEUED_COLUMNS} FROM deliveries
-    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') ORDER BY next_attempt_at, id LIMIT ? + 0`,
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id <= ? ORDER BY next_attempt_at, id LIMIT ? + 0`,
   after: `SELECT ${QUEUED_COLUMNS} FROM deliveries
-    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) > (?, ?)
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id <= ? AND (next_attempt_at, id) > (?, ?)
     ORDER BY next_attempt_at, id LIMIT ? + 0`,
-  upTo: `SELECT count(*) FROM deliveries WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND (next_attempt_at, id) <= (?, ?)`,
+  upTo: `SELECT count(*) FROM deliveries
+    WHERE subscriber_id = ? AND status IN ('PENDING', 'FAILED') AND id <= ? AND (next_attempt_at, id) <= (?, ?)`,
 };
 
-export function sqliteDispatch(db: Database.Database, leases: Leases, lock: DispatcherLock, changed: () => void) {
+/** `gate`: while a publish's transaction is open across turns, claims take only deliveries committed before it. */
+export function sqliteDispatch(db: Database.Database, leases: Leases, lock: DispatcherLock, changed: () => void, gate: WriteGate) {
   const queueHead = db.prepare(QUEUE_READS.head).raw(true);
   const queueAfter = db.prepare(QUEUE_READS.after).raw(true);
   const queuedUpTo = db.prepare(QUEUE_READS.upTo).pluck();
@@ -110,12 +113,13 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
    */
   function unleasedHead(active: ActiveLeases, subscriberId: number, limit: number): QueuedRow[] {
     const { last, ids } = active;
-    if (last === null) return queueHead.all(subscriberId, limit + 1) as QueuedRow[];
-    if (queuedUpTo.get(subscriberId, last.at, last.id) === ids.length) {
-      return queueAfter.all(subscriberId, last.at, last.id, limit + 1) as QueuedRow[];
+    const upTo = gate.claimableUpTo;
+    if (last === null) return queueHead.all(subscriberId, upTo, limit + 1) as QueuedRow[];
+    if (queuedUpTo.get(subscriberId, upTo, last.at, last.id) === ids.length) {
+      return queueAfter.all(subscriberId, upTo, last.at, last.id, limit + 1) as QueuedRow[];
     }
     const leased = new Set(ids);
-    return (queueHead.all(subscriberId, limit + ids.length + 1) as QueuedRow[]).filter((row) => !leased.has(row[0]));
+    return (queueHead.all(subscriberId, upTo, limit + ids.length + 1) as QueuedRow[]).filter((row) => !leased.has(row[0]));
   }
 
   // Reads only: the leases are all a claim changes, so it needs no write transaction and no commit.

@@ -15,6 +15,7 @@ import { migrateSqlite } from './migrate.ts';
 import { sqliteReports } from './reports.ts';
 import { sqliteSubscribers } from './subscribers.ts';
 import { WalSync } from './wal-sync.ts';
+import { WriteGate } from './write-gate.ts';
 
 export function sqlitePath(databaseUrl: string): string {
   return databaseUrl.replace(/^sqlite:(\/\/)?/, '');
@@ -54,6 +55,8 @@ class SqliteStore implements Store {
   private readonly reports;
   private readonly leases = new Leases();
   private readonly lock;
+  /** Closed while a batch publish's transaction is open across turns: see write-gate.ts and the calls that pass it. */
+  private readonly gate = new WriteGate();
 
   constructor(
     private readonly db: Database.Database,
@@ -62,9 +65,9 @@ class SqliteStore implements Store {
   ) {
     this.lock = new DispatcherLock(db);
     this.subscribers = sqliteSubscribers(db, this.leases, () => this.listeners.forEach((l) => l()));
-    this.events = sqliteEvents(db, walSync, (ids) => this.workListeners.forEach((l) => l([...ids])));
+    this.events = sqliteEvents(db, walSync, (ids) => this.workListeners.forEach((l) => l([...ids])), this.gate);
     this.deliveries = sqliteDeliveries(db, this.leases);
-    this.dispatch = sqliteDispatch(db, this.leases, this.lock, () => this.listeners.forEach((l) => l()));
+    this.dispatch = sqliteDispatch(db, this.leases, this.lock, () => this.listeners.forEach((l) => l()), this.gate);
     this.lifecycle = sqliteLifecycle(db, this.leases);
     this.reports = sqliteReports(db);
     this.apiKeys = sqliteApiKeys(db);
@@ -91,44 +94,49 @@ class SqliteStore implements Store {
     this.workListeners.push(listener);
   }
 
-  createSubscriber: Store['createSubscriber'] = async (t, input, now) => this.subscribers.create(t, input, now);
+  // Through the gate: every write (it would join an open publish's transaction) and every read of events, deliveries
+  // and attempts (it would see a publish's rows before their commit). Not through it: what a publish and a claim need
+  // while one is open, which reads only subscribers and keys (no publish writes them), and the claim itself.
+  createSubscriber: Store['createSubscriber'] = (t, input, now) => this.gate.pass(() => this.subscribers.create(t, input, now));
   getSubscriber: Store['getSubscriber'] = async (t, id) => this.subscribers.get(t, id);
   getSubscriberForDispatch: Store['getSubscriberForDispatch'] = async (id) => this.subscribers.getForDispatch(id);
   listSubscribers: Store['listSubscribers'] = async (t, q) => this.subscribers.list(t, q);
-  replaceSubscriber: Store['replaceSubscriber'] = async (t, id, input, now) => this.subscribers.replace(t, id, input, now);
-  setSubscriberStatus: Store['setSubscriberStatus'] = async (t, id, s, now) => this.subscribers.setStatus(t, id, s, now);
-  deleteSubscriber: Store['deleteSubscriber'] = async (t, id, now) => this.subscribers.remove(t, id, now);
-  saveSubscriptionRules: Store['saveSubscriptionRules'] = async (t, id, slug, changes, now) => this.subscribers.saveRules(t, id, slug, changes, now);
+  replaceSubscriber: Store['replaceSubscriber'] = (t, id, input, now) => this.gate.pass(() => this.subscribers.replace(t, id, input, now));
+  setSubscriberStatus: Store['setSubscriberStatus'] = (t, id, s, now) => this.gate.pass(() => this.subscribers.setStatus(t, id, s, now));
+  deleteSubscriber: Store['deleteSubscriber'] = (t, id, now) => this.gate.pass(() => this.subscribers.remove(t, id, now));
+  saveSubscriptionRules: Store['saveSubscriptionRules'] = (t, id, slug, changes, now) =>
+    this.gate.pass(() => this.subscribers.saveRules(t, id, slug, changes, now));
   routableSubscribers: Store['routableSubscribers'] = async (t, companyId) => this.subscribers.routable(t, companyId);
 
   publish: Store['publish'] = async (t, events, now) => this.events.publish(t, events, now);
-  getEvent: Store['getEvent'] = async (t, id) => this.events.get(t, id);
+  getEvent: Store['getEvent'] = (t, id) => this.gate.pass(() => this.events.get(t, id));
 
-  listDeliveries: Store['listDeliveries'] = async (t, q) => this.deliveries.list(t, q);
-  getDelivery: Store['getDelivery'] = async (t, id) => this.deliveries.get(t, id);
-  retryDelivery: Store['retryDelivery'] = async (t, id, now) => this.deliveries.retry(t, id, now);
+  listDeliveries: Store['listDeliveries'] = (t, q) => this.gate.pass(() => this.deliveries.list(t, q));
+  getDelivery: Store['getDelivery'] = (t, id) => this.gate.pass(() => this.deliveries.get(t, id));
+  retryDelivery: Store['retryDelivery'] = (t, id, now) => this.gate.pass(() => this.deliveries.retry(t, id, now));
 
-  requeueDeliveries: Store['requeueDeliveries'] = async (t, q, now) => this.lifecycle.requeue(t, q, now);
-  rotateSecret: Store['rotateSecret'] = async (t, id, secret, until, now) => {
-    const ok = this.lifecycle.rotate(t, id, secret, until, now);
-    if (ok) this.listeners.forEach((l) => l());
-    return ok;
-  };
-  purgeExpired: Store['purgeExpired'] = async (cutoff, batch, now) => this.lifecycle.purge(cutoff, batch, now);
+  requeueDeliveries: Store['requeueDeliveries'] = (t, q, now) => this.gate.pass(() => this.lifecycle.requeue(t, q, now));
+  rotateSecret: Store['rotateSecret'] = (t, id, secret, until, now) =>
+    this.gate.pass(() => {
+      const ok = this.lifecycle.rotate(t, id, secret, until, now);
+      if (ok) this.listeners.forEach((l) => l());
+      return ok;
+    });
+  purgeExpired: Store['purgeExpired'] = (cutoff, batch, now) => this.gate.pass(() => this.lifecycle.purge(cutoff, batch, now));
 
-  responseTimeReport: Store['responseTimeReport'] = async (t, q) => this.reports.responseTime(t, q);
-  deliverySummary: Store['deliverySummary'] = async (t, q) => this.reports.summary(t, q);
-  deliveryTimeSeries: Store['deliveryTimeSeries'] = async (t, q) => this.reports.timeSeries(t, q);
+  responseTimeReport: Store['responseTimeReport'] = (t, q) => this.gate.pass(() => this.reports.responseTime(t, q));
+  deliverySummary: Store['deliverySummary'] = (t, q) => this.gate.pass(() => this.reports.summary(t, q));
+  deliveryTimeSeries: Store['deliveryTimeSeries'] = (t, q) => this.gate.pass(() => this.reports.timeSeries(t, q));
 
   claim: Store['claim'] = async (requests, owner, now) => this.dispatch.claim(requests, owner, now);
-  recordAttempts: Store['recordAttempts'] = async (results, owner) => this.dispatch.record(results, owner);
-  releaseLeases: Store['releaseLeases'] = async (owner, now, ids) => this.dispatch.release(owner, now, ids);
-  dueSubscribers: Store['dueSubscribers'] = async () => this.dispatch.due();
-  queueDepth: Store['queueDepth'] = async () => this.dispatch.queueDepth();
+  recordAttempts: Store['recordAttempts'] = (results, owner) => this.gate.pass(() => this.dispatch.record(results, owner));
+  releaseLeases: Store['releaseLeases'] = (owner, now, ids) => this.gate.pass(() => this.dispatch.release(owner, now, ids));
+  dueSubscribers: Store['dueSubscribers'] = () => this.gate.pass(() => this.dispatch.due());
+  queueDepth: Store['queueDepth'] = () => this.gate.pass(() => this.dispatch.queueDepth());
 
-  insertApiKey: Store['insertApiKey'] = async (r, now) => this.apiKeys.insert(r, now);
+  insertApiKey: Store['insertApiKey'] = (r, now) => this.gate.pass(() => this.apiKeys.insert(r, now));
   findApiKey: Store['findApiKey'] = async (id) => this.apiKeys.find(id);
   listApiKeys: Store['listApiKeys'] = async (org) => this.apiKeys.list(org);
-  revokeApiKey: Store['revokeApiKey'] = async (id, now) => this.apiKeys.revoke(id, now);
+  revokeApiKey: Store['revokeApiKey'] = (id, now) => this.gate.pass(() => this.apiKeys.revoke(id, now));
   countActiveApiKeys: Store['countActiveApiKeys'] = async () => this.apiKeys.countActive();
 }
