@@ -51,6 +51,8 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
   const sender: WebhookSender = overrides.lookup
     ? new Sender({ allowPrivateNetworks: config.allowPrivateNetworks, lookup: overrides.lookup, maxActive })
     : new ThreadedSender({ allowPrivateNetworks: config.allowPrivateNetworks, maxActive });
+  // Boots while the rest starts, when this process dispatches (an API-only one sends pings alone).
+  const senderReady = config.role === 'api' ? undefined : sender.boot?.();
   const alerter = new Alerter(logger, config.smtpUrl);
   const dispatcher =
     config.role === 'api'
@@ -99,6 +101,7 @@ export async function startApp(config: Config, logger: FastifyBaseLogger = creat
     logger.info({ url, store: store.kind, role: config.role }, 'hookd is serving');
   }
   if (dispatcher) {
+    await senderReady;
     await dispatcher.start();
     logger.info({ store: store.kind, role: config.role, node: dispatcher.nodeId, concurrency: config.dispatchConcurrency }, 'hookd is dispatching');
   }

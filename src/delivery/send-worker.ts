@@ -63,3 +63,6 @@ port.on('message', (batch: SendBatch) => {
     );
   }
 });
+
+// Loaded and listening: an empty batch of results tells ThreadedSender.boot() so.
+port.postMessage([] satisfies SentBatch);

@@ -45,6 +45,8 @@ export interface WebhookSender {
    * that is shut down, the SSRF guard refusing an IP literal) and may itself send again.
    */
   deliverThen(request: SignedRequest, done: (result: SendResult) => void): void;
+  /** Makes ready to send (ThreadedSender: boots the sending thread), so that the first attempt does not wait for it. */
+  boot?(): Promise<void>;
   close(): Promise<void>;
 }
 

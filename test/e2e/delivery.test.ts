@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { createHmac } from 'node:crypto';
 import { eventually, startTestApp, subscriberBody, type TestApp } from '../helpers/app.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
+import { ThreadedSender } from '../../src/delivery/threaded-sender.ts';
 
 let hookd: TestApp;
 let receiver: Receiver;
@@ -72,6 +73,20 @@ describe('delivery', () => {
     await new Promise((r) => setTimeout(r, 200));
     const asked = claim.mock.calls.filter(([requests]) => requests.some((r) => r.subscriberId === id));
     expect(asked).toHaveLength(1);
+  });
+
+  it('boots the sending thread before it starts dispatching, not at the first delivery; an API-only process does not', async () => {
+    const boot = vi.spyOn(ThreadedSender.prototype, 'boot');
+    try {
+      const dispatching = await startTestApp();
+      expect(boot).toHaveBeenCalledTimes(1);
+      await dispatching.close();
+      const api = await startTestApp({ role: 'api' });
+      expect(boot).toHaveBeenCalledTimes(1);
+      await api.close();
+    } finally {
+      boot.mockRestore();
+    }
   });
 
   it('fans two event types in to one subscriber', async () => {

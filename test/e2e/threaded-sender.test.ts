@@ -226,6 +226,19 @@ describe('ThreadedSender', () => {
     for (const got of receiver.requests) expect(verified(got, SECRET)).toEqual({ n: 7 });
   });
 
+  it('boots its thread when asked, loaded by the time boot() resolves, and sends the first attempts through it', async () => {
+    expect(sender.threadId).toBeUndefined();
+    await sender.boot();
+    const booted = sender.threadId;
+    expect(booted).toBeGreaterThan(0);
+    receiver.on('/boot', () => ({ status: 200 }));
+    await Promise.all([sender.deliver(request(receiver.url('/boot'), 1)), sender.deliver(request(receiver.url('/boot'), 2))]);
+    expect(sender.threadId).toBe(booted);
+    expect(receiver.requests).toHaveLength(2);
+    await sender.boot(); // again: the same thread
+    expect(sender.threadId).toBe(booted);
+  });
+
   it('fails pending sends when it shuts down, and refuses new ones', async () => {
     receiver.on('/hang', () => ({ hang: true }));
     const pending = sender.deliver(request(receiver.url('/hang'), 0, 30_000));
