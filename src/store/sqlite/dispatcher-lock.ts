@@ -54,9 +54,7 @@ export class DispatcherLock {
     // was 1.7 % of the main thread's samples in a bench profile (the throughput did not move: three pairs within the
     // noise). A heartbeat lost to a power cut only makes the lock look older, and the next publish's sync of the WAL
     // makes it durable anyway.
-    // During a batch publish's transaction, which stays open across turns (write-gate.ts), the renewal is part of it:
-    // its commit makes it durable, and the synchronous level cannot change inside a transaction.
-    this.held = this.db.inTransaction ? this.renew(now) : withoutFsync(this.db, () => this.renew(now));
+    this.held = withoutFsync(this.db, () => this.renew(now));
     if (this.held) this.warned = false;
     return this.held;
   }

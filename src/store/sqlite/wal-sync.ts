@@ -11,8 +11,13 @@
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
-/** Runs `write` with synchronous=NORMAL (commits without an fsync), then restores the connection's FULL. */
+/**
+ * Runs `write` with synchronous=NORMAL (commits without an fsync), then restores the connection's FULL. Inside an open
+ * transaction (a batch publish's, which spans turns of the event loop: write-gate.ts) `write` becomes part of it, and
+ * that transaction's commit decides: the level cannot change inside a transaction.
+ */
 export function withoutFsync<T>(db: Database.Database, write: () => T): T {
+  if (db.inTransaction) return write();
   db.pragma('synchronous = NORMAL');
   try {
     return write();

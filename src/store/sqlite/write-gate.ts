@@ -8,10 +8,6 @@ export class WriteGate {
   private closed: Promise<void> | undefined;
   private reopen: (() => void) | undefined;
 
-  get isClosed(): boolean {
-    return this.closed !== undefined;
-  }
-
   /** A transaction stays open from now until open(); `committedUpTo` is the highest delivery id committed before it. */
   close(committedUpTo: number): void {
     if (this.closed) return;
