@@ -92,6 +92,19 @@ describe('SQLite group commit of publishes', () => {
     expect(stored()).toEqual(['evt_taken', 'evt_before', 'evt_after']);
   });
 
+  it('rejects each failing publish of a group alone, first and last ones too, and keeps the order of the rest', async () => {
+    await events.publish(TENANT, [event('evt_taken_a'), event('evt_taken_b')], Date.now());
+    const commitsBefore = events.stats.commits;
+    const ids = ['evt_taken_a', 'evt_1', 'evt_taken_b', 'evt_2', 'evt_3', 'evt_taken_a'];
+    const outcomes = await Promise.allSettled(ids.map((id) => events.publish(TENANT, [event(id)], Date.now())));
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
+    const reason = (outcomes[0] as PromiseRejectedResult).reason as { code?: string };
+    expect(reason.code).toBe('SQLITE_CONSTRAINT_UNIQUE'); // the publish's own error, not a wrapper
+    expect(stored()).toEqual(['evt_taken_a', 'evt_taken_b', 'evt_1', 'evt_2', 'evt_3']);
+    // Rolled back and written again around each failure: evt_1 alone, then evt_2 and evt_3 together.
+    expect(events.stats.commits - commitsBefore).toBe(2);
+  });
+
   it('sees an idempotency key used earlier in the same group', async () => {
     const [first, second] = await Promise.all([
       events.publish(TENANT, [event('evt_key_1', 'order-7')], Date.now()),

@@ -26,6 +26,16 @@ interface QueuedPublish {
 
 type PublishOutcome = { results: PublishResult[] } | { error: unknown };
 
+/** The publish at `index` of a transaction failed, and the transaction is rolled back. */
+class PublishFailed extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super('a publish failed inside a group commit');
+  }
+}
+
 /**
  * `walSync`: how commits are made durable off this thread; without it (an in-memory database) each commit is final.
  * `committed`: told, right after each commit and before its sync, which subscribers got deliveries to send.
@@ -60,9 +70,6 @@ export function sqliteEvents(
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
-  const savepoint = db.prepare('SAVEPOINT publish');
-  const release = db.prepare('RELEASE publish');
-  const rollbackTo = db.prepare('ROLLBACK TO publish');
   const lastDeliveryId = db.prepare('SELECT coalesce(max(id), 0) FROM deliveries').pluck();
 
   function writeEvent(tenant: Tenant, event: NewEvent, now: number): PublishResult {
@@ -90,12 +97,12 @@ export function sqliteEvents(
   }
 
   // Group commit: the publishes waiting when a commit starts share one transaction, so one write of each page they
-  // touch and one sync. Each publish runs in its own savepoint: one that fails is
-  // rolled back and rejected alone. A commit writes its pages to the WAL without syncing, and the sync runs in the
-  // thread pool (wal-sync.ts); publishes are answered when it is done, and those that arrive meanwhile wait for it and
-  // then commit together. A single-event publish had held this thread ~0.6 ms (each commit writes every page it
-  // touches, about 20 for an event with ten deliveries, then waited for its sync), one in a batch of 500 ~0.1 ms; at
-  // ~460 publishes a second, commits were 43 % of this thread's wall time, most of it waiting for the disk.
+  // touch and one sync; one that fails is rolled back and rejected alone (writeTurn). A commit writes its pages to the
+  // WAL without syncing, and the sync runs in the thread pool (wal-sync.ts); publishes are answered when it is done,
+  // and those that arrive meanwhile wait for it and then commit together. A single-event publish had held this thread
+  // ~0.6 ms (each commit writes every page it touches, about 20 for an event with ten deliveries, then waited for its
+  // sync), one in a batch of 500 ~0.1 ms; at ~460 publishes a second, commits were 43 % of this thread's wall time,
+  // most of it waiting for the disk.
   let queued: QueuedPublish[] = [];
   let scheduled = false;
   /** The sync of the last group's commit, while it runs. */
@@ -155,22 +162,51 @@ export function sqliteEvents(
   }
 
   /**
-   * Writes one turn's publishes in one transaction, each in a savepoint of its own so that one failing is rolled back
-   * alone. Past CHUNK_ROWS rows it lets the event loop turn and goes on in the same transaction, with the gate closed
-   * (write-gate.ts); a turn of fewer rows runs to its commit without leaving this turn of the event loop.
+   * Writes one turn's publishes in one transaction and returns each one's outcome. One that fails is rolled back
+   * alone: the transaction is rolled back, and the publishes before it, it, and those after it are written again, in
+   * that order, in three transactions (those after it again by this rule).
+   *
+   * Not a savepoint per publish, which would roll back only the failing one: a savepoint journals the first change of
+   * each page it touches, and past 64 KiB (16 pages; a single-event publish with ten deliveries touches ~25) SQLite
+   * spills that journal to a temporary file it creates, writes and deletes, for every publish: with savepoints a
+   * single-event publish took 810-900 µs of CPU, without them 450-490 (bench/publish-cpu.ts: 3 000 publishes, two at
+   * a time). A failing publish is rare (a duplicate event id, a constraint), so it pays instead.
    */
   async function writeTurn(turn: QueuedPublish[]): Promise<PublishOutcome[]> {
+    let failed: PublishFailed;
+    try {
+      return (await writeTransaction(turn)).map((results) => ({ results }));
+    } catch (error) {
+      if (!(error instanceof PublishFailed)) throw error;
+      failed = error;
+    }
+    if (turn.length === 1) return [{ error: failed.cause }];
+    const before = turn.slice(0, failed.index);
+    const after = turn.slice(failed.index + 1);
+    return [
+      ...(before.length > 0 ? await writeTurn(before) : []),
+      ...(await writeTurn([turn[failed.index]!])),
+      ...(after.length > 0 ? await writeTurn(after) : []),
+    ];
+  }
+
+  /**
+   * One transaction for the publishes given, committed whole or rolled back: a PublishFailed says which publish failed,
+   * any other error that the transaction itself did (it could not begin or commit, or SQLite rolled it back: a full
+   * disk, an I/O error). Past CHUNK_ROWS rows it lets the event loop turn and goes on in the same transaction, with
+   * the gate closed (write-gate.ts); fewer rows run to the commit without leaving this turn of the event loop.
+   */
+  async function writeTransaction(turn: QueuedPublish[]): Promise<PublishResult[][]> {
     const chunked = turn.reduce((rows, p) => rows + rowsOf(p), 0) > CHUNK_ROWS;
     if (walSync) db.pragma('synchronous = NORMAL'); // the sync runs off the thread once the group is written
     try {
       begin.run();
       if (chunked) gate.close(lastDeliveryId.get() as number);
-      const outcomes: PublishOutcome[] = [];
+      const written: PublishResult[][] = [];
       let sinceTurn = 0;
-      for (const p of turn) {
-        savepoint.run();
+      for (const [index, p] of turn.entries()) {
+        const results: PublishResult[] = [];
         try {
-          const results: PublishResult[] = [];
           for (const event of p.events) {
             results.push(writeEvent(p.tenant, event, p.now));
             sinceTurn += 1 + event.deliveries.length;
@@ -179,17 +215,16 @@ export function sqliteEvents(
               await nextTurn();
             }
           }
-          release.run();
-          outcomes.push({ results });
         } catch (error) {
-          if (!db.inTransaction) throw error; // SQLite rolled the whole transaction back (a full disk, an I/O error)
-          rollbackTo.run();
-          release.run();
-          outcomes.push({ error });
+          if (!db.inTransaction) throw error; // SQLite rolled the whole transaction back itself
+          throw new PublishFailed(index, error);
         }
+        written.push(results);
       }
       commit.run();
-      return outcomes;
+      stats.commits++;
+      stats.publishes += turn.length;
+      return written;
     } catch (error) {
       if (db.inTransaction) rollback.run();
       throw error;
@@ -204,8 +239,6 @@ export function sqliteEvents(
     let outcomes: PublishOutcome[];
     try {
       outcomes = await writeTurn(turn);
-      stats.commits++;
-      stats.publishes += turn.length;
     } catch (error) {
       for (const p of turn) p.reject(error); // the commit itself failed: none of them was written
       return null;
