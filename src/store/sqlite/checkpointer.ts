@@ -6,13 +6,8 @@ import type Database from 'better-sqlite3';
 
 const ENTRY = new URL('./checkpoint-worker.cjs', import.meta.url);
 const EVERY_MS = 250;
-/**
- * WAL size past which a checkpoint also restarts the WAL (bytes). A RESTART holds the writer lock while it syncs, and
- * the main thread's next BEGIN sleeps in SQLite's busy handler meanwhile (~18 ms each time in the bench's latency
- * phase, where 64 MB filled every ~1.3 s: ~4 % of its deliveries waited out one). 256 MB makes that a quarter as often;
- * the file keeps the size it reached, so a busy hookd keeps a WAL of up to this size on disk.
- */
-const RESTART_ABOVE_BYTES = 256 * 1024 * 1024;
+/** WAL size past which a checkpoint also restarts the WAL (bytes). */
+const RESTART_ABOVE_BYTES = 64 * 1024 * 1024;
 /** Pages: what SQLite's own checkpoint falls back to if the thread stops. */
 const FALLBACK_AUTOCHECKPOINT = 4000;
 
