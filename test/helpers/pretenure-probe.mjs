@@ -11,7 +11,13 @@ process.on('exit', () => {
     for (let i = 0; i < 2000; i++) kept.push(make(i));
     globalThis.gc({ type: 'minor' });
   }
-  const young = used('new_space');
-  for (let i = 0; i < 5000; i++) kept.push(make(i));
-  process.stdout.write(`\nPRETENURE-PROBE ${JSON.stringify({ youngGrewBytes: used('new_space') - young, kept: kept.length })}\n`);
+  // A scavenge while the 5 000 are made (V8's own, under a loaded machine) empties the young generation and reads as a
+  // shrink: measured again then, up to five times.
+  let youngGrewBytes = -1;
+  for (let attempt = 0; attempt < 5 && youngGrewBytes < 0; attempt++) {
+    const young = used('new_space');
+    for (let i = 0; i < 5000; i++) kept.push(make(i));
+    youngGrewBytes = used('new_space') - young;
+  }
+  process.stdout.write(`\nPRETENURE-PROBE ${JSON.stringify({ youngGrewBytes, kept: kept.length })}\n`);
 });
