@@ -169,8 +169,8 @@ export function sqliteEvents(
    * Not a savepoint per publish, which would roll back only the failing one: a savepoint journals the first change of
    * each page it touches, and past 64 KiB (16 pages; a single-event publish with ten deliveries touches ~25) SQLite
    * spills that journal to a temporary file it creates, writes and deletes, for every publish: with savepoints a
-   * single-event publish took 810-900 µs of CPU, without them 450-490 (bench/publish-cpu.ts: 3 000 publishes, two at
-   * a time). A failing publish is rare (a duplicate event id, a constraint), so it pays instead.
+   * single-event publish took 700-830 µs of CPU, without them 400-550 (bench/publish-cpu.ts: 3 000 publishes, two at
+   * a time, three rounds each). A failing publish is rare (a duplicate event id, a constraint), so it pays instead.
    */
   async function writeTurn(turn: QueuedPublish[]): Promise<PublishOutcome[]> {
     let failed: PublishFailed;
