@@ -105,6 +105,17 @@ describe('SQLite group commit of publishes', () => {
     expect(events.stats.commits - commitsBefore).toBe(2);
   });
 
+  it('keeps the publishes committed before a failure, when writing the rest again then fails as a whole', async () => {
+    await events.publish(TENANT, [event('evt_taken')], Date.now());
+    // SQLite rolls back the whole transaction of this one itself: the error is the transaction's, not the publish's.
+    db.exec("CREATE TRIGGER roll_back BEFORE INSERT ON events WHEN NEW.id = 'evt_rolls_back' BEGIN SELECT RAISE(ROLLBACK, 'rolled back'); END");
+    const outcomes = await Promise.allSettled(
+      ['evt_kept', 'evt_taken', 'evt_rolls_back'].map((id) => events.publish(TENANT, [event(id)], Date.now())),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(stored()).toEqual(['evt_taken', 'evt_kept']);
+  });
+
   it('sees an idempotency key used earlier in the same group', async () => {
     const [first, second] = await Promise.all([
       events.publish(TENANT, [event('evt_key_1', 'order-7')], Date.now()),

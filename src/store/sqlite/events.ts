@@ -20,6 +20,8 @@ interface QueuedPublish {
   tenant: Tenant;
   events: NewEvent[];
   now: number;
+  /** Rows it writes: its events and their deliveries. */
+  rows: number;
   resolve: (results: PublishResult[]) => void;
   reject: (error: unknown) => void;
 }
@@ -157,7 +159,7 @@ export function sqliteEvents(
   function takeTurn(group: QueuedPublish[], start: number): QueuedPublish[] {
     let rows = 0;
     let end = start;
-    while (end < group.length && (end === start || rows < TURN_ROWS)) rows += rowsOf(group[end++]!);
+    while (end < group.length && (end === start || rows < TURN_ROWS)) rows += group[end++]!.rows;
     return group.slice(start, end);
   }
 
@@ -181,12 +183,19 @@ export function sqliteEvents(
       failed = error;
     }
     if (turn.length === 1) return [{ error: failed.cause }];
-    const before = turn.slice(0, failed.index);
-    const after = turn.slice(failed.index + 1);
+    // Each part settles alone: one whose transaction fails does not undo what an earlier part committed.
+    const settle = async (part: QueuedPublish[]): Promise<PublishOutcome[]> => {
+      if (part.length === 0) return [];
+      try {
+        return await writeTurn(part);
+      } catch (error) {
+        return part.map(() => ({ error }));
+      }
+    };
     return [
-      ...(before.length > 0 ? await writeTurn(before) : []),
-      ...(await writeTurn([turn[failed.index]!])),
-      ...(after.length > 0 ? await writeTurn(after) : []),
+      ...(await settle(turn.slice(0, failed.index))),
+      ...(await settle([turn[failed.index]!])),
+      ...(await settle(turn.slice(failed.index + 1))),
     ];
   }
 
@@ -197,7 +206,7 @@ export function sqliteEvents(
    * the gate closed (write-gate.ts); fewer rows run to the commit without leaving this turn of the event loop.
    */
   async function writeTransaction(turn: QueuedPublish[]): Promise<PublishResult[][]> {
-    const chunked = turn.reduce((rows, p) => rows + rowsOf(p), 0) > CHUNK_ROWS;
+    const chunked = turn.reduce((rows, p) => rows + p.rows, 0) > CHUNK_ROWS;
     if (walSync) db.pragma('synchronous = NORMAL'); // the sync runs off the thread once the group is written
     try {
       begin.run();
@@ -262,13 +271,13 @@ export function sqliteEvents(
   }
 
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-  const rowsOf = (p: QueuedPublish) => p.events.reduce((rows, event) => rows + 1 + event.deliveries.length, 0);
 
   return {
     /** Resolves once the event is committed (and fsynced): a 202 may be answered. */
     publish: (tenant: Tenant, events: NewEvent[], now: number): Promise<PublishResult[]> =>
       new Promise((resolve, reject) => {
-        queued.push({ tenant, events, now, resolve, reject });
+        const rows = events.reduce((n, event) => n + 1 + event.deliveries.length, 0);
+        queued.push({ tenant, events, now, rows, resolve, reject });
         schedule();
       }),
     /** Commits what is queued and waits until it is on disk (before the store closes). */
