@@ -1,5 +1,5 @@
 // The WAL checkpointer's thread (see checkpointer.ts): its own connection to the file, a passive checkpoint every
-// few hundred milliseconds. Passive: it copies what no reader still needs and never waits for, or blocks, a writer.
+// second. Passive: it copies what no reader still needs and never waits for, or blocks, a writer.
 // A WAL is written from its start again only by a commit that finds it all copied back, so under commits that never
 // stop it grew without end (single-event publishes back to back: 86 MB in 2 s). Once it holds more than
 // restartAboveBytes, the pass ends with a RESTART checkpoint: it waits for the commit of the moment, holds off the next

@@ -24,6 +24,8 @@ export function sqlitePath(databaseUrl: string): string {
 export interface SqliteOptions {
   /** WAL size (bytes) past which the checkpointer restarts the WAL from its start: see checkpointer.ts. */
   walRestartBytes?: number;
+  /** How often the checkpointer copies the WAL back into the file (ms): see checkpointer.ts. */
+  checkpointEveryMs?: number;
 }
 
 /** Opens the file (creating its folder), applies migrations and returns the Store. */
@@ -39,7 +41,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
   db.pragma('cache_size = -8192');
   migrateSqlite(db);
   if (path === ':memory:') return new SqliteStore(db);
-  return new SqliteStore(db, new Checkpointer(db, path, options.walRestartBytes), new WalSync(`${path}-wal`));
+  return new SqliteStore(db, new Checkpointer(db, path, { everyMs: options.checkpointEveryMs, restartAboveBytes: options.walRestartBytes }), new WalSync(`${path}-wal`));
 }
 
 class SqliteStore implements Store {
