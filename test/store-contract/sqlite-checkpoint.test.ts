@@ -64,7 +64,7 @@ describe('SQLite WAL checkpoints', () => {
 
   it('keeps the WAL bounded while commits never stop, by restarting it once it has grown past the limit', async () => {
     // Checkpoints every 250 ms: the WAL grows by a pass's worth of commits past the limit, and this bounds the passes.
-    store = openSqliteStore(file, { walRestartBytes: 2_000_000, checkpointEveryMs: 250 });
+    store = openSqliteStore(file, { checkpoint: { restartAboveBytes: 2_000_000, everyMs: 250 } });
     // Single-event publishes back to back for 2 s (~4 KiB each, tens of MB of WAL in all): a passive checkpoint copies
     // the WAL into the file but never finds it done with no commit since, and only then is the WAL written from its start.
     let largest = 0;

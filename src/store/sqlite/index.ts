@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../port.ts';
 import { sqliteApiKeys } from './api-keys.ts';
-import { Checkpointer } from './checkpointer.ts';
+import { Checkpointer, type CheckpointerOptions } from './checkpointer.ts';
 import { sqliteDeliveries } from './deliveries.ts';
 import { sqliteDispatch } from './dispatch.ts';
 import { DispatcherLock } from './dispatcher-lock.ts';
@@ -22,10 +22,8 @@ export function sqlitePath(databaseUrl: string): string {
 }
 
 export interface SqliteOptions {
-  /** WAL size (bytes) past which the checkpointer restarts the WAL from its start: see checkpointer.ts. */
-  walRestartBytes?: number;
-  /** How often the checkpointer copies the WAL back into the file (ms): see checkpointer.ts. */
-  checkpointEveryMs?: number;
+  /** The WAL checkpointer's interval and restart limit (checkpointer.ts); its defaults otherwise. */
+  checkpoint?: CheckpointerOptions;
 }
 
 /** Opens the file (creating its folder), applies migrations and returns the Store. */
@@ -41,7 +39,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
   db.pragma('cache_size = -8192');
   migrateSqlite(db);
   if (path === ':memory:') return new SqliteStore(db);
-  return new SqliteStore(db, new Checkpointer(db, path, { everyMs: options.checkpointEveryMs, restartAboveBytes: options.walRestartBytes }), new WalSync(`${path}-wal`));
+  return new SqliteStore(db, new Checkpointer(db, path, options.checkpoint), new WalSync(`${path}-wal`));
 }
 
 class SqliteStore implements Store {
