@@ -1456,7 +1456,10 @@ export function storeContract(name: string, open: OpenStore): void {
         expect(await store.requeueDeliveries(OTHER_EXTENSION, { ...all, subscriberIds: [s.a.id, s.i.id, s.k.id] }, T0 + HOUR)).toEqual({ queued: 0 });
         expect((await detail(s.aFailed)).status).toBe('FAILED');
 
-        // a: five (not its FILTER_ERROR record); i and k: one each, parked; x: none.
+        // a: five (not its FILTER_ERROR record); i and k: one each, parked; x: none. Named by subscriber too: each
+        // counted once, queued and finished alike (SQLite reads a subscriber's two halves in two statements).
+        const bySubscriber = await store.requeueDeliveries(TENANT, { ...all, subscriberIds: [s.a.id, s.i.id, s.k.id, s.x.id] }, T0 + HOUR);
+        expect(bySubscriber).toEqual({ queued: 7 });
         expect(await store.requeueDeliveries(TENANT, all, T0 + HOUR)).toEqual({ queued: 7 });
         for (const id of [s.aDisabled, s.aFailed, s.aSuccess, s.aFailedB, s.aPending]) {
           expect(await detail(id)).toMatchObject({ status: 'PENDING', next_attempt_on: iso(T0 + HOUR) });

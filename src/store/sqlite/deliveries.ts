@@ -4,6 +4,25 @@ import type { Leases } from './leases.ts';
 import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/types.ts';
 import type { DeliveryQuery, RetryOutcome } from '../port.ts';
 import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
+import { halfSelect, SUBSCRIBER_HALVES } from './subscriber-rows.ts';
+
+/**
+ * The listing's count and page for deliveries matching `clause`. One subscriber's are read as its queued and its other
+ * deliveries, each from its own index, merged in order (subscriber-rows.ts): the clause is then bound twice.
+ */
+export function listingSql(clause: string, bySubscriber: boolean): { count: string; page: string } {
+  const order = 'ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?';
+  if (!bySubscriber) {
+    return {
+      count: `SELECT count(*) FROM deliveries WHERE ${clause}`,
+      page: `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ${order}`,
+    };
+  }
+  return {
+    count: `SELECT ${SUBSCRIBER_HALVES.map((half) => `(${halfSelect('count(*)', clause, half)})`).join(' + ')}`,
+    page: `${SUBSCRIBER_HALVES.map((half) => halfSelect(DELIVERY_COLUMNS, clause, half)).join(' UNION ALL ')} ${order}`,
+  };
+}
 
 export function sqliteDeliveries(db: Database.Database, leases: Leases) {
   const selectOne = db.prepare(
@@ -30,10 +49,11 @@ export function sqliteDeliveries(db: Database.Database, leases: Leases) {
     add('created_at >= ?', q.startDate);
     add('created_at <= ?', q.endDate);
     const clause = where.join(' AND ');
-    const total = (db.prepare(`SELECT count(*) AS n FROM deliveries WHERE ${clause}`).get(...args) as { n: number }).n;
-    const rows = db
-      .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...args, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
+    const sql = listingSql(clause, q.subscriberId !== undefined);
+    // By subscriber the clause is bound once per half (listingSql).
+    const bound = q.subscriberId === undefined ? args : SUBSCRIBER_HALVES.flatMap(() => args);
+    const total = db.prepare(sql.count).pluck().get(...bound) as number;
+    const rows = db.prepare(sql.page).all(...bound, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
     return {
       items: rows.map(toDeliveryView),
       page: { current: q.pageNo, size: q.pageSize, item_total: total, has_next: q.pageNo * q.pageSize < total, type: 'number' },

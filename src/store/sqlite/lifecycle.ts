@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Leases } from './leases.ts';
 import type { Tenant } from '../../domain/types.ts';
 import type { BulkRetryQuery } from '../port.ts';
+import { SUBSCRIBER_HALVES, type SubscriberHalf } from './subscriber-rows.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -53,20 +54,38 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
     }
     // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
     // an inactive or blocked one are parked as RESYNC.
-    const update = db.prepare(`
-        UPDATE deliveries AS d SET
+    const update = (half?: SubscriberHalf) =>
+      db.prepare(`
+        UPDATE deliveries AS d${half ? ` INDEXED BY ${half.index}` : ''} SET
           status = CASE WHEN s.status = 'active' THEN 'PENDING' ELSE 'RESYNC' END,
           next_attempt_at = CASE WHEN s.status = 'active' THEN ? ELSE NULL END,
           lease_owner = NULL, run_attempts = 0, run_started_at = NULL
         FROM subscribers AS s
-        WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}
+        WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}${half ? ` AND d.${half.condition}` : ''}
         RETURNING id`);
+    if (q.subscriberIds?.length) return requeueBySubscriber(update, now, args);
     // Queued deliveries may be in flight: their leases are revoked, so a late result no longer counts.
-    if (!q.statuses.some((s) => s === 'PENDING' || s === 'FAILED')) return { queued: update.run(now, ...args).changes };
-    const ids = update.pluck().all(now, ...args) as number[];
+    if (!q.statuses.some((s) => s === 'PENDING' || s === 'FAILED')) return { queued: update().run(now, ...args).changes };
+    const ids = update().pluck().all(now, ...args) as number[];
     leases.dropAll(ids);
     return { queued: ids.length };
   }
+
+  /**
+   * By subscriber, once under each half of a subscriber's deliveries (subscriber-rows.ts), so that each statement
+   * reads one index. A row the first statement re-queued can match the second (it is PENDING or RESYNC now, and those
+   * may be asked for): doing it again changes nothing, and it is counted once.
+   */
+  const requeueBySubscriber = db.transaction(
+    (update: (half?: SubscriberHalf) => Database.Statement, now: number, args: (string | number)[]): { queued: number } => {
+      const ids = new Set<number>();
+      for (const half of SUBSCRIBER_HALVES) {
+        for (const id of update(half).pluck().all(now, ...args) as number[]) ids.add(id);
+      }
+      leases.dropAll([...ids]);
+      return { queued: ids.size };
+    },
+  );
 
   return {
     requeue,

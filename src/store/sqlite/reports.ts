@@ -14,6 +14,7 @@ import {
 } from '../../domain/reports.ts';
 import type { Tenant } from '../../domain/types.ts';
 import { isoNow } from './rows.ts';
+import { deliveriesWhere } from './subscriber-rows.ts';
 
 // How a delivery counts, by its current status. The error text is the one deleteSubscriber writes when it cancels
 // queued deliveries (subscribers.ts): a cancellation, not a failure of the endpoint.
@@ -46,13 +47,19 @@ export function sqliteReports(db: Database.Database) {
   };
 
   /** Tenant, inclusive range on `timeColumn`, and the optional company and subscriber filters. */
-  function where(tenant: Tenant, q: ReportQuery, timeColumn: string, alias = '') {
-    const clauses = [`${alias}organization_id = ?`, `${alias}extension_id = ?`, `${alias}${timeColumn} BETWEEN ? AND ?`];
+  function where(tenant: Tenant, q: ReportQuery, timeColumn: string) {
+    const clauses = ['organization_id = ?', 'extension_id = ?', `${timeColumn} BETWEEN ? AND ?`];
     const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate];
-    if (q.companyId !== undefined) (clauses.push(`${alias}company_id = ?`), args.push(q.companyId));
-    if (q.subscriberId !== undefined) (clauses.push(`${alias}subscriber_id = ?`), args.push(q.subscriberId));
+    if (q.companyId !== undefined) (clauses.push('company_id = ?'), args.push(q.companyId));
+    if (q.subscriberId !== undefined) (clauses.push('subscriber_id = ?'), args.push(q.subscriberId));
     return { clause: clauses.join(' AND '), args };
   }
+
+  /** The deliveries a report counts, created in its range: one subscriber's through its two indexes. */
+  const deliveriesOf = (tenant: Tenant, q: ReportQuery) => {
+    const { clause, args } = where(tenant, q, 'created_at');
+    return deliveriesWhere(clause, args, q.subscriberId !== undefined);
+  };
 
   function responseTime(tenant: Tenant, q: ReportQuery): ResponseTimeReport {
     const { clause, args } = where(tenant, q, 'attempted_at');
@@ -73,18 +80,16 @@ export function sqliteReports(db: Database.Database) {
   }
 
   const summary = db.transaction((tenant: Tenant, q: ReportQuery): DeliverySummaryReport => {
-    const { clause, args } = where(tenant, q, 'created_at');
+    const { source, args } = deliveriesOf(tenant, q);
     const counts = prepared(`
       SELECT event_slug AS event, sum(${SUCCESS}) AS success, sum(${FAILED}) AS failed, sum(${REMOVED}) AS removed,
         count(*) AS total
-      FROM deliveries WHERE ${clause}
+      FROM ${source}
       GROUP BY event_slug ORDER BY event_slug`).all(...args) as (CountsRow & { event: string })[];
-    const joined = where(tenant, q, 'created_at', 'd.');
     const timings = prepared(`
       SELECT d.event_slug AS event, count(*) AS attempts, total(a.duration_ms) AS duration
-      FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
-      WHERE ${joined.clause}
-      GROUP BY d.event_slug`).all(...joined.args) as { event: string; attempts: number; duration: number }[];
+      FROM ${source} d JOIN attempts a ON a.delivery_id = d.id
+      GROUP BY d.event_slug`).all(...args) as { event: string; attempts: number; duration: number }[];
     const timing = new Map(timings.map((t) => [t.event, t]));
 
     const meanOf = (attempts: number, duration: number) => (attempts === 0 ? null : formatMs(duration / attempts));
@@ -120,11 +125,11 @@ export function sqliteReports(db: Database.Database) {
 
   function timeSeries(tenant: Tenant, q: ReportQuery): DeliveryTsReport {
     const size = INTERVAL_MS[q.interval];
-    const { clause, args } = where(tenant, q, 'created_at');
+    const { source, args } = deliveriesOf(tenant, q);
     const rows = prepared(`
       SELECT created_at - (created_at % ?) AS bucket, sum(${SUCCESS}) AS success, sum(${FAILED}) AS failed,
         sum(${REMOVED}) AS removed
-      FROM deliveries WHERE ${clause}
+      FROM ${source}
       GROUP BY bucket`).all(size, ...args) as (Omit<CountsRow, 'total'> & { bucket: number })[];
     const byBucket = new Map(rows.map((r) => [r.bucket, r]));
     // Every bucket of the range, empty ones as zeros, so a chart needs no gap filling (at most MAX_BUCKETS).

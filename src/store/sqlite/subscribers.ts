@@ -39,7 +39,7 @@ export function sqliteSubscribers(db: Database.Database, leases: Leases, changed
     'UPDATE subscribers SET deleted_at = ?, updated_at = ? WHERE id = ? AND organization_id = ? AND extension_id = ? AND deleted_at IS NULL',
   );
   // Parking and un-parking move whole queues in one statement each. INDEXED BY: without statistics the planner may
-  // otherwise walk every delivery the subscriber ever had (deliveries_by_subscriber_created) to find its queue.
+  // otherwise walk every finished delivery the subscriber ever had (deliveries_by_subscriber_finished) to find its queue.
   const parkQueued = db.prepare(PARK_QUEUED);
   const requeueParked = db.prepare(
     "UPDATE deliveries INDEXED BY deliveries_resync SET status = 'PENDING', next_attempt_at = ?, run_attempts = 0, run_started_at = NULL WHERE subscriber_id = ? AND status = 'RESYNC'",
