@@ -4,13 +4,13 @@ import type { Leases } from './leases.ts';
 import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/types.ts';
 import type { DeliveryQuery, RetryOutcome } from '../port.ts';
 import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
-import { halfSelect, SUBSCRIBER_HALVES } from './subscriber-rows.ts';
+import { bothHalves, bothHalvesArgs } from './subscriber-rows.ts';
 
 /**
  * The listing's count and page for deliveries matching `clause`. One subscriber's are read as its queued and its other
- * deliveries, each from its own index, merged in order (subscriber-rows.ts): the clause is then bound twice.
+ * deliveries, each from its own index, merged in order (subscriber-rows.ts): the clause is then bound once per half.
  */
-export function listingSql(clause: string, bySubscriber: boolean): { count: string; page: string } {
+function listingSql(clause: string, bySubscriber: boolean): { count: string; page: string } {
   const order = 'ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?';
   if (!bySubscriber) {
     return {
@@ -18,10 +18,7 @@ export function listingSql(clause: string, bySubscriber: boolean): { count: stri
       page: `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ${order}`,
     };
   }
-  return {
-    count: `SELECT ${SUBSCRIBER_HALVES.map((half) => `(${halfSelect('count(*)', clause, half)})`).join(' + ')}`,
-    page: `${SUBSCRIBER_HALVES.map((half) => halfSelect(DELIVERY_COLUMNS, clause, half)).join(' UNION ALL ')} ${order}`,
-  };
+  return { count: `SELECT sum(n) FROM (${bothHalves('count(*) AS n', clause)})`, page: `${bothHalves(DELIVERY_COLUMNS, clause)} ${order}` };
 }
 
 export function sqliteDeliveries(db: Database.Database, leases: Leases) {
@@ -50,8 +47,7 @@ export function sqliteDeliveries(db: Database.Database, leases: Leases) {
     add('created_at <= ?', q.endDate);
     const clause = where.join(' AND ');
     const sql = listingSql(clause, q.subscriberId !== undefined);
-    // By subscriber the clause is bound once per half (listingSql).
-    const bound = q.subscriberId === undefined ? args : SUBSCRIBER_HALVES.flatMap(() => args);
+    const bound = q.subscriberId === undefined ? args : bothHalvesArgs(args);
     const total = db.prepare(sql.count).pluck().get(...bound) as number;
     const rows = db.prepare(sql.page).all(...bound, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
     return {

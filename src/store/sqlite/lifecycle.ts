@@ -52,8 +52,8 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
       where.push(`d.event_slug IN (${q.eventSlugs.map(() => '?').join(', ')})`);
       args.push(...q.eventSlugs);
     }
-    // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
-    // an inactive or blocked one are parked as RESYNC.
+    // One statement, however many rows match (by subscriber, one per half of its deliveries): deliveries of an active
+    // subscriber go back in the queue; those of an inactive or blocked one are parked as RESYNC.
     const update = (half?: SubscriberHalf) =>
       db.prepare(`
         UPDATE deliveries AS d${half ? ` INDEXED BY ${half.index}` : ''} SET
@@ -63,7 +63,10 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
         FROM subscribers AS s
         WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}${half ? ` AND d.${half.condition}` : ''}
         RETURNING id`);
-    if (q.subscriberIds?.length) return requeueBySubscriber(update, now, args);
+    if (q.subscriberIds?.length) {
+      const halves = SUBSCRIBER_HALVES.filter((half) => q.statuses.some((status) => half.holds(status)));
+      return requeueBySubscriber(halves.map(update), now, args);
+    }
     // Queued deliveries may be in flight: their leases are revoked, so a late result no longer counts.
     if (!q.statuses.some((s) => s === 'PENDING' || s === 'FAILED')) return { queued: update().run(now, ...args).changes };
     const ids = update().pluck().all(now, ...args) as number[];
@@ -72,20 +75,16 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
   }
 
   /**
-   * By subscriber, once under each half of a subscriber's deliveries (subscriber-rows.ts), so that each statement
-   * reads one index. A row the first statement re-queued can match the second (it is PENDING or RESYNC now, and those
-   * may be asked for): doing it again changes nothing, and it is counted once.
+   * By subscriber: one statement per half of a subscriber's deliveries that the statuses asked for reach
+   * (subscriber-rows.ts), each reading one index. A row the first re-queued can match the second (it is PENDING or RESYNC
+   * now, and those may be asked for): doing it again changes nothing, and it is counted once.
    */
-  const requeueBySubscriber = db.transaction(
-    (update: (half?: SubscriberHalf) => Database.Statement, now: number, args: (string | number)[]): { queued: number } => {
-      const ids = new Set<number>();
-      for (const half of SUBSCRIBER_HALVES) {
-        for (const id of update(half).pluck().all(now, ...args) as number[]) ids.add(id);
-      }
-      leases.dropAll([...ids]);
-      return { queued: ids.size };
-    },
-  );
+  const requeueBySubscriber = db.transaction((updates: Database.Statement[], now: number, args: (string | number)[]): { queued: number } => {
+    const ids = new Set<number>();
+    for (const update of updates) for (const id of update.pluck().all(now, ...args) as number[]) ids.add(id);
+    leases.dropAll(ids);
+    return { queued: ids.size };
+  });
 
   return {
     requeue,
