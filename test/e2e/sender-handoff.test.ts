@@ -56,8 +56,11 @@ describe('Sender with maxActive', () => {
       const total = performance.now() - handedOver;
       expect(results.map((r) => r.responseCode)).toEqual([200, 200, 200, 200, 200, 200]);
       expect(mostOpen).toBe(2);
-      // Started in the order they were handed over.
-      expect(receiver.requests.map((r) => r.json.n)).toEqual([0, 1, 2, 3, 4, 5]);
+      // Started in the order they were handed over, two at a time (the two of a round are on two connections, so
+      // which of them the receiver reads first is the kernel's choice).
+      const arrived = receiver.requests.map((r) => r.json.n as number);
+      const rounds = [0, 2, 4].map((i) => arrived.slice(i, i + 2).sort((x, y) => x - y));
+      expect(rounds).toEqual([[0, 1], [2, 3], [4, 5]]);
       // The duration counts from the start of the request, not from the wait for a slot: the last two waited for two
       // rounds of answers that each took at least 50 ms.
       expect(results[5]!.durationMs).toBeLessThanOrEqual(total - 95);
