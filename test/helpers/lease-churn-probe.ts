@@ -6,17 +6,17 @@ import { Leases } from '../../src/store/sqlite/leases.ts';
 const oldUsed = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 const gc = (globalThis as unknown as { gc: () => void }).gc;
 const renew = process.argv[2] === 'renew';
-const delivery = { organizationId: 'org', extensionId: 'ext', companyId: 1, eventSlug: 'company/product/create/v1' };
+const companyId = 1;
 
 const leases = new Leases();
 let next = 0;
-for (; next < 1000; next++) leases.take(next, next % 50, next, 'owner', Number.MAX_SAFE_INTEGER, delivery);
+for (; next < 1000; next++) leases.take(next, next % 50, next, 'owner', Number.MAX_SAFE_INTEGER, companyId);
 gc();
 gc();
 const before = oldUsed();
 for (let step = 0; step < 100_000; step++, next++) {
   leases.drop(next - 1000);
-  leases.take(next, next % 50, next, 'owner', Number.MAX_SAFE_INTEGER, delivery);
+  leases.take(next, next % 50, next, 'owner', Number.MAX_SAFE_INTEGER, companyId);
   if (renew && step % 1000 === 0) leases.renew();
 }
 process.stdout.write(`LEASE-CHURN ${JSON.stringify({ oldGrewBytes: oldUsed() - before })}\n`);

@@ -1879,6 +1879,25 @@ export function storeContract(name: string, open: OpenStore): void {
         expect((await store.responseTimeReport(OTHER_EXTENSION, { ...range, subscriberId: a.id })).avg_response_time_ts).toEqual([]);
       });
 
+      it('response_time_ts: an attempt counts under the company it was made for, and a deleted subscriber\'s still count', async () => {
+        const m = await create();
+        await publishOne({ pending: [m.id], createdAt: T0 });
+        await attempt(m.id, T0 + 10 * SECOND, 200, 10, { kind: 'success' });
+        // The subscriber moves to company 2; its next delivery and attempt are company 2's.
+        const moved = await store.replaceSubscriber(TENANT, m.id, subscriberInput({ association: { company_id: 2, application_id: [], criteria: 'ALL' } }), T0 + 20 * SECOND);
+        expect(moved?.association.company_id).toBe(2);
+        await publishOne({ pending: [m.id], companyId: 2, createdAt: T0 + 30 * SECOND });
+        await attempt(m.id, T0 + 40 * SECOND, 200, 30, { kind: 'success' });
+        expect(await store.deleteSubscriber(TENANT, m.id, T0 + 50 * SECOND)).toBe(true);
+
+        const range = { startDate: T0, endDate: T0 + HOUR, interval: 'hour' as const };
+        expect((await store.responseTimeReport(TENANT, range)).avg_response_time_ts).toEqual([item(T0, 200, '20.00', 2, 2)]);
+        expect((await store.responseTimeReport(TENANT, { ...range, companyId: 1 })).avg_response_time_ts).toEqual([item(T0, 200, '10.00', 1, 1)]);
+        expect((await store.responseTimeReport(TENANT, { ...range, companyId: 2 })).avg_response_time_ts).toEqual([item(T0, 200, '30.00', 1, 1)]);
+        expect((await store.responseTimeReport(TENANT, { ...range, subscriberId: m.id })).avg_response_time_ts).toEqual([item(T0, 200, '20.00', 2, 2)]);
+        expect((await store.responseTimeReport(OTHER_EXTENSION, range)).avg_response_time_ts).toEqual([]);
+      });
+
       it('delivery_summary: per event slug and overall, by current status of deliveries created in the range', async () => {
         await seed();
         const report = await store.deliverySummary(TENANT, { startDate: T0, endDate: T0 + 3 * HOUR, interval: 'hour' });

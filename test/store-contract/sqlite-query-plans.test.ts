@@ -95,3 +95,37 @@ describe('SQLite queries by subscriber', () => {
     expect(reads(updates[0]!)).toEqual([expect.stringMatching(/USING INDEX deliveries_by_subscriber_finished \(subscriber_id=\?/)]);
   });
 });
+
+describe('SQLite attempt rows', () => {
+  const columns = () => (db.prepare("SELECT name FROM pragma_table_info('attempts')").pluck().all() as string[]);
+  const indexes = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attempts'").pluck().all() as string[]);
+
+  it('carry no copy of the tenant, and have two indexes: by delivery and by subscriber and time', () => {
+    expect(columns()).not.toContain('organization_id');
+    expect(columns()).not.toContain('extension_id');
+    expect(columns()).not.toContain('event_slug');
+    expect(columns()).toContain('company_id');
+    expect(indexes().sort()).toEqual(['attempts_by_delivery', 'attempts_by_subscriber_time']);
+  });
+
+  it.each<[string, Record<string, number>]>([
+    ['a tenant', {}],
+    ['a company', { companyId: 1 }],
+    ['a subscriber', { subscriberId: 1 }],
+  ])('the response-time report of %s reads the attempts of the tenant\'s subscribers by subscriber and time, the subscribers by tenant', async (_, filter) => {
+    const store = openSqliteStore(join(dir, 'hookd.db'));
+    const spy = vi.spyOn(Database.prototype, 'prepare');
+    let statements: string[];
+    try {
+      await store.responseTimeReport(TENANT, { startDate: 1, endDate: 2, interval: 'hour', ...filter });
+      statements = spy.mock.calls.map(([sql]) => sql).filter((sql) => /\bFROM attempts\b/.test(sql));
+    } finally {
+      spy.mockRestore();
+      await store.close();
+    }
+    expect(statements).toHaveLength(1);
+    const steps = plan(statements[0]!).filter((step) => /^(SEARCH|SCAN) (attempts|subscribers)\b/.test(step));
+    expect(steps).toContainEqual(expect.stringMatching(/^SEARCH attempts USING INDEX attempts_by_subscriber_time \(subscriber_id=\? AND attempted_at>\? AND attempted_at<\?\)$/));
+    for (const step of steps) expect(step).toMatch(/^SEARCH (attempts USING INDEX attempts_by_subscriber_time|subscribers USING (COVERING )?INDEX subscribers_by_tenant_with_deleted) /);
+  });
+});

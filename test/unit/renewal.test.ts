@@ -25,7 +25,7 @@ describe('Renewal', () => {
 });
 
 describe('Leases.renew', () => {
-  const delivery = (n: number) => ({ organizationId: `org_${n}`, extensionId: 'ext', companyId: n, eventSlug: 'product/update' });
+  const company = (n: number) => 100 + n;
 
   /** Old-generation growth over 100 000 lease take/drop steps on maps already old (test/helpers/lease-churn-probe.ts). */
   const oldGrowth = (mode: 'plain' | 'renew'): number => {
@@ -41,21 +41,21 @@ describe('Leases.renew', () => {
 
   it('keeps every lease, its holder, its end and its place, and what is done after it sees them', () => {
     const leases = new Leases();
-    leases.take(1, 10, 100, 'node-a', 5000, delivery(1));
-    leases.take(2, 10, 200, 'node-a', 3000, delivery(2));
-    leases.take(3, 20, 150, 'node-b', 9000, delivery(3));
-    leases.take(4, 20, 160, 'node-a', 500, delivery(4));
+    leases.take(1, 10, 100, 'node-a', 5000, company(1));
+    leases.take(2, 10, 200, 'node-a', 3000, company(2));
+    leases.take(3, 20, 150, 'node-b', 9000, company(3));
+    leases.take(4, 20, 160, 'node-a', 500, company(4));
     const before = { a: leases.activeOf(10, 1000), b: leases.activeOf(20, 1000), ids: [leases.idsOf(10), leases.idsOf(20)], owned: leases.ownedBy('node-a') };
 
     leases.renew();
 
     expect({ a: leases.activeOf(10, 1000), b: leases.activeOf(20, 1000), ids: [leases.idsOf(10), leases.idsOf(20)], owned: leases.ownedBy('node-a') }).toEqual(before);
     expect(before.a).toEqual({ ids: [1, 2], earliestEnd: 3000, last: { at: 200, id: 2 } });
-    expect(leases.heldDelivery(3, 'node-b')).toEqual(delivery(3));
-    expect(leases.heldDelivery(3, 'node-a')).toBeUndefined();
+    expect(leases.heldCompany(3, 'node-b')).toBe(company(3));
+    expect(leases.heldCompany(3, 'node-a')).toBeUndefined();
 
     leases.drop(2);
-    leases.take(5, 10, 300, 'node-a', 8000, delivery(5));
+    leases.take(5, 10, 300, 'node-a', 8000, company(5));
     leases.dropSubscriber(20);
     leases.renew();
     expect(leases.idsOf(10)).toEqual([1, 5]);

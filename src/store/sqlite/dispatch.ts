@@ -17,10 +17,7 @@ import type { WriteGate } from './write-gate.ts';
 type QueuedRow = [
   id: number,
   at: number,
-  organizationId: string,
-  extensionId: string,
   companyId: number,
-  eventSlug: string,
   eventSeq: number,
   eventId: string,
   attemptCount: number,
@@ -33,8 +30,7 @@ function latest(marks: Map<number, number>, subscriberId: number, at: number): v
   if ((marks.get(subscriberId) ?? -Infinity) < at) marks.set(subscriberId, at);
 }
 
-const QUEUED_COLUMNS = `id, next_attempt_at AS at, organization_id, extension_id, company_id, event_slug, event_seq, event_id,
-  attempt_count, run_attempts, run_started_at, body`;
+const QUEUED_COLUMNS = `id, next_attempt_at AS at, company_id, event_seq, event_id, attempt_count, run_attempts, run_started_at, body`;
 
 /**
  * How a claim reads a subscriber's queue, in queue order from the partial "due" index (it covers status, id and
@@ -67,12 +63,12 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   const bodies = new EventBodies();
   const renewal = new Renewal();
 
-  // The lease carries the delivery's tenant columns (read at claim), so an attempt is a plain insert, made once the
+  // The lease carries the delivery's company (read at claim), so an attempt is a plain insert, made once the
   // delivery's own update found it still queued.
   const insertAttempt = db.prepare(`
-    INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
-      attempted_at, response_code, duration_ms, response_body, error)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    INSERT INTO attempts (delivery_id, subscriber_id, company_id, attempt, attempted_at, response_code, duration_ms,
+      response_body, error)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   // Positional parameters: binding named ones made better-sqlite3 create a string per name per run.
   const finish = db.prepare(`
     UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_owner = NULL,
@@ -131,13 +127,13 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       let taken = 0;
       let waiting: number | null = null;
       for (const row of unleasedHead(active, r.subscriberId, r.limit)) {
-        const [id, at, organizationId, extensionId, companyId, eventSlug, eventSeq, eventId, attemptCount, runAttempts, runStartedAt, own] = row;
+        const [id, at, companyId, eventSeq, eventId, attemptCount, runAttempts, runStartedAt, own] = row;
         if (at > now || taken === r.limit) {
           waiting = at;
           break;
         }
         const body = own ?? bodies.get(eventSeq, eventId) ?? bodies.keep(eventSeq, eventId, eventBody.get(eventSeq) as string);
-        leases.take(id, r.subscriberId, at, owner, now + r.leaseMs, { organizationId, extensionId, companyId, eventSlug });
+        leases.take(id, r.subscriberId, at, owner, now + r.leaseMs, companyId);
         deliveries.push({ id, eventId, subscriberId: r.subscriberId, attemptCount, runAttempts, runStartedAt, body });
         taken++;
       }
@@ -169,8 +165,8 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       failures.clear();
     };
     for (const r of results) {
-      const held = leases.heldDelivery(r.deliveryId, owner);
-      if (!held) continue; // lease lost: taken by another owner, released or revoked
+      const companyId = leases.heldCompany(r.deliveryId, owner);
+      if (companyId === undefined) continue; // lease lost: taken by another owner, released or revoked
       leases.drop(r.deliveryId);
       if (r.outcome.kind === 'park') {
         park.run(r.deliveryId);
@@ -184,8 +180,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       // No longer queued: cancelled or retried by another process on this file (its leases are not ours to see).
       if (changes === 0) continue;
       insertAttempt.run(
-        r.deliveryId, r.subscriberId, held.organizationId, held.extensionId, held.companyId, held.eventSlug, r.attempt,
-        r.attemptedAt, r.responseCode, r.durationMs, r.responseBody, r.error,
+        r.deliveryId, r.subscriberId, companyId, r.attempt, r.attemptedAt, r.responseCode, r.durationMs, r.responseBody, r.error,
       );
       latest(r.outcome.kind === 'success' ? successes : failures, r.subscriberId, r.attemptedAt);
       if (r.outcome.kind === 'give-up') {
@@ -213,7 +208,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
       return summary;
     },
     release: (owner: string, now: number, ids?: number[]): number => {
-      const released = ids === undefined ? leases.ownedBy(owner) : ids.filter((id) => leases.heldDelivery(id, owner));
+      const released = ids === undefined ? leases.ownedBy(owner) : ids.filter((id) => leases.heldCompany(id, owner) !== undefined);
       leases.dropAll(released);
       return makeDue.run(now, JSON.stringify(released)).changes;
     },

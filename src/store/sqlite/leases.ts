@@ -3,21 +3,14 @@
 // per claim round that the profile showed as the largest single cost of a delivery. A process that dies takes its
 // leases with it, and its deliveries are due again at once for the next one (at-least-once, as with expiry).
 
-/** What an attempt row repeats of its delivery, read at claim time so recording needs no read of the row. */
-export interface LeasedDelivery {
-  organizationId: string;
-  extensionId: string;
-  companyId: number;
-  eventSlug: string;
-}
-
 interface Lease {
   owner: string;
   until: number;
   subscriberId: number;
   /** The row's next_attempt_at when it was claimed: with the id, its place in the subscriber's queue. */
   at: number;
-  delivery: LeasedDelivery;
+  /** The delivery's company, which its attempt rows repeat: read at claim, so recording needs no read of the row. */
+  companyId: number;
 }
 
 /** A place in a subscriber's queue, which is ordered by (next_attempt_at, id). */
@@ -48,21 +41,21 @@ export class Leases {
     this.bySubscriber = bySubscriber;
   }
 
-  take(id: number, subscriberId: number, at: number, owner: string, until: number, delivery: LeasedDelivery): void {
+  take(id: number, subscriberId: number, at: number, owner: string, until: number, companyId: number): void {
     this.drop(id);
-    this.byId.set(id, { owner, until, subscriberId, at, delivery });
+    this.byId.set(id, { owner, until, subscriberId, at, companyId });
     let ids = this.bySubscriber.get(subscriberId);
     if (!ids) this.bySubscriber.set(subscriberId, (ids = new Set()));
     ids.add(id);
   }
 
   /**
-   * The delivery `owner` holds under `id` (even past the lease's end, as long as nobody took it since), or undefined
-   * when it holds no lease on it.
+   * The company of the delivery `owner` holds under `id` (even past the lease's end, as long as nobody took it since),
+   * or undefined when it holds no lease on it.
    */
-  heldDelivery(id: number, owner: string): LeasedDelivery | undefined {
+  heldCompany(id: number, owner: string): number | undefined {
     const lease = this.byId.get(id);
-    return lease?.owner === owner ? lease.delivery : undefined;
+    return lease?.owner === owner ? lease.companyId : undefined;
   }
 
   drop(id: number): void {

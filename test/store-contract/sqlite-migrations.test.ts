@@ -1,0 +1,77 @@
+// SQLite only: a file made by an earlier version keeps what it holds when hookd opens it and applies the migrations
+// that came after.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('../../src/store/sqlite/migrations/', import.meta.url));
+const TENANT = { organizationId: 'org_old', extensionId: 'ext_old' };
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2027, 0, 15, 8);
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(tmpdir() + sep + 'hookd-migrations-');
+  file = join(dir, 'hookd.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A file migrated up to and including `last`, as that version of hookd left it. */
+function fileAt(last: string): Database.Database {
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  for (const name of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
+    const version = name.replace(/\.sql$/, '');
+    if (version > last) break;
+    db.exec(readFileSync(join(MIGRATIONS, name), 'utf8'));
+    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, T0);
+  }
+  return db;
+}
+
+describe('SQLite migrations of a file in use', () => {
+  it('009 keeps every attempt, and the response-time report still finds them by tenant, company and subscriber', async () => {
+    const db = fileAt('008_subscriber_index_of_finished');
+    const subscriber = db.prepare(`
+      INSERT INTO subscribers (organization_id, extension_id, company_id, name, webhook_url, association, custom_headers,
+        auth_type, secret, status, retry_policy, timeout_ms, max_in_flight, created_at, updated_at, deleted_at)
+      VALUES (?, ?, ?, 'old', 'http://127.0.0.1:9/', '{}', '{}', 'hmac', 'secret', 'active', '{}', 1000, 10, ?, ?, ?)`);
+    const kept = Number(subscriber.run(TENANT.organizationId, TENANT.extensionId, 1, T0, T0, null).lastInsertRowid);
+    const deleted = Number(subscriber.run(TENANT.organizationId, TENANT.extensionId, 2, T0, T0, T0 + HOUR).lastInsertRowid);
+    const other = Number(subscriber.run('org_other', TENANT.extensionId, 1, T0, T0, null).lastInsertRowid);
+    const attempt = db.prepare(`
+      INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
+        attempted_at, response_code, duration_ms, response_body, error)
+      VALUES (?, ?, ?, ?, ?, 'company/product/create/v1', 1, ?, 200, ?, 'ok', NULL)`);
+    attempt.run(1, kept, TENANT.organizationId, TENANT.extensionId, 1, T0 + 1000, 10);
+    attempt.run(2, deleted, TENANT.organizationId, TENANT.extensionId, 2, T0 + 2000, 30);
+    attempt.run(3, other, 'org_other', TENANT.extensionId, 1, T0 + 3000, 999);
+    db.close();
+
+    const store = openSqliteStore(file);
+    try {
+      const range = { startDate: T0, endDate: T0 + HOUR, interval: 'hour' as const };
+      const mean = async (filter: object) =>
+        (await store.responseTimeReport(TENANT, { ...range, ...filter })).avg_response_time_ts.map((i) => [i.response_time, i.attempt]);
+      expect(await mean({})).toEqual([['20.00', 2]]);
+      expect(await mean({ companyId: 2 })).toEqual([['30.00', 1]]);
+      expect(await mean({ subscriberId: kept })).toEqual([['10.00', 1]]);
+      expect(await mean({ subscriberId: other })).toEqual([]);
+    } finally {
+      await store.close();
+    }
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare('SELECT delivery_id, subscriber_id, company_id, duration_ms FROM attempts ORDER BY id').raw().all()).toEqual([
+        [1, kept, 1, 10], [2, deleted, 2, 30], [3, other, 1, 999],
+      ]);
+    } finally {
+      after.close();
+    }
+  });
+});
