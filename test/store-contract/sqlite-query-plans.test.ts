@@ -129,3 +129,24 @@ describe('SQLite attempt rows', () => {
     for (const step of steps) expect(step).toMatch(/^SEARCH (attempts USING INDEX attempts_by_subscriber_time|subscribers USING (COVERING )?INDEX subscribers_by_tenant_with_deleted) /);
   });
 });
+
+describe('SQLite retention', () => {
+  it('finds expired deliveries through their events, so a publish writes no index of delivery times', async () => {
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_by_created'").get()).toBeUndefined();
+    const spy = vi.spyOn(Database.prototype, 'prepare'); // before the store is opened: it prepares its purge then
+    const store = openSqliteStore(join(dir, 'hookd.db'));
+    let purge: string | undefined;
+    try {
+      await store.purgeExpired(1, 10, 2);
+      purge = spy.mock.calls.map(([sql]) => sql).find((sql) => /^\s*DELETE FROM deliveries\b/.test(sql));
+    } finally {
+      spy.mockRestore();
+      await store.close();
+    }
+    expect(plan(purge!).filter((step) => /^(SEARCH|SCAN) /.test(step))).toEqual([
+      'SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)',
+      'SEARCH e USING COVERING INDEX events_by_created (created_at<?)',
+      'SEARCH d USING INDEX deliveries_by_event (event_seq=?)',
+    ]);
+  });
+});
