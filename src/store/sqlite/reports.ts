@@ -46,9 +46,8 @@ export function sqliteReports(db: Database.Database) {
     return statement;
   };
 
-  /** Deliveries: tenant, inclusive range of creation, and the optional company and subscriber filters. */
-  function where(tenant: Tenant, q: ReportQuery) {
-    const clauses = ['organization_id = ?', 'extension_id = ?', 'created_at BETWEEN ? AND ?'];
+  /** The tenant's clauses, its inclusive time range, and the report's optional company and subscriber filters. */
+  function narrowed(clauses: string[], tenant: Tenant, q: ReportQuery) {
     const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate];
     if (q.companyId !== undefined) (clauses.push('company_id = ?'), args.push(q.companyId));
     if (q.subscriberId !== undefined) (clauses.push('subscriber_id = ?'), args.push(q.subscriberId));
@@ -57,7 +56,7 @@ export function sqliteReports(db: Database.Database) {
 
   /** The deliveries a report counts, created in its range: one subscriber's through its two indexes. */
   const deliveriesOf = (tenant: Tenant, q: ReportQuery) => {
-    const { clause, args } = where(tenant, q);
+    const { clause, args } = narrowed(['organization_id = ?', 'extension_id = ?', 'created_at BETWEEN ? AND ?'], tenant, q);
     return deliveriesWhere(clause, args, q.subscriberId !== undefined);
   };
 
@@ -66,16 +65,8 @@ export function sqliteReports(db: Database.Database) {
    * never changes tenant, so they are the attempts of the tenant's subscribers, deleted ones included, one range of
    * attempts_by_subscriber_time each. The company is the attempt's own (its subscriber may have moved since).
    */
-  function attemptsWhere(tenant: Tenant, q: ReportQuery) {
-    const clauses = [
-      'subscriber_id IN (SELECT id FROM subscribers WHERE organization_id = ? AND extension_id = ?)',
-      'attempted_at BETWEEN ? AND ?',
-    ];
-    const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate];
-    if (q.companyId !== undefined) (clauses.push('company_id = ?'), args.push(q.companyId));
-    if (q.subscriberId !== undefined) (clauses.push('subscriber_id = ?'), args.push(q.subscriberId));
-    return { clause: clauses.join(' AND '), args };
-  }
+  const attemptsWhere = (tenant: Tenant, q: ReportQuery) =>
+    narrowed(['subscriber_id IN (SELECT id FROM subscribers WHERE organization_id = ? AND extension_id = ?)', 'attempted_at BETWEEN ? AND ?'], tenant, q);
 
   function responseTime(tenant: Tenant, q: ReportQuery): ResponseTimeReport {
     const { clause, args } = attemptsWhere(tenant, q);
