@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NewEvent } from '../src/domain/types.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { storeBenchEvents } from './store-events.ts';
 
 const inFlight = Number(process.argv[2] ?? 2);
 const publishes = Number(process.argv[3] ?? 3000);
@@ -17,21 +17,7 @@ const FANOUT = 10;
 const dir = mkdtempSync(join(tmpdir(), 'hookd-publish-cpu-'));
 const store = openSqliteStore(join(dir, 'hookd.db'));
 const tenant = { organizationId: 'org_bench', extensionId: 'ext_bench' };
-const body = JSON.stringify({ payload: 'x'.repeat(1000) });
-let n = 0;
-const event = (): NewEvent => {
-  const seq = n++;
-  return {
-    id: `evt_${String(seq).padStart(26, '0')}`,
-    companyId: 1 + (seq % 5),
-    applicationId: null,
-    slug: 'company/product/update/v1',
-    idempotencyKey: null,
-    body,
-    createdAt: Date.now(),
-    deliveries: Array.from({ length: FANOUT }, (_, i) => ({ subscriberId: 1 + ((seq * FANOUT + i) % SUBSCRIBERS), status: 'PENDING' as const })),
-  };
-};
+const event = storeBenchEvents(SUBSCRIBERS, FANOUT);
 
 try {
   // 20 000 events first, in batches, so that the tables and indexes have the depth of a database in use.

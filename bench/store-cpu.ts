@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { NewEvent } from '../src/domain/types.ts';
 import type { AttemptResult } from '../src/store/port.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { storeBenchEvents } from './store-events.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const dropped = (process.argv[3] ?? '').split(',').filter(Boolean);
@@ -27,22 +27,9 @@ if (dropped.length > 0) {
   db.close();
 }
 const store = openSqliteStore(file);
+// Tenant ids as long as the platform's (24 hex digits): the indexes by tenant hold them.
 const tenant = { organizationId: '5e4f3a2b1c0d9e8f7a6b5c4d', extensionId: '6a5b4c3d2e1f0a9b8c7d6e5f' };
-const body = JSON.stringify({ payload: 'x'.repeat(1000) });
-let n = 0;
-const event = (): NewEvent => {
-  const seq = n++;
-  return {
-    id: `evt_${String(seq).padStart(26, '0')}`,
-    companyId: 1 + (seq % 5),
-    applicationId: null,
-    slug: 'company/product/update/v1',
-    idempotencyKey: null,
-    body,
-    createdAt: Date.now(),
-    deliveries: Array.from({ length: FANOUT }, (_, i) => ({ subscriberId: 1 + ((seq * FANOUT + i) % SUBSCRIBERS), status: 'PENDING' as const })),
-  };
-};
+const event = storeBenchEvents(SUBSCRIBERS, FANOUT);
 const cpu = () => {
   const used = process.cpuUsage();
   return used.user + used.system;
