@@ -3,6 +3,8 @@
 // succeeds). A real file; 20 000 events per round, claimed and recorded until none is left.
 //
 //   node --import tsx bench/store-cpu.ts [rounds = 3] [index,index… to drop first, to see what one costs]
+//
+// An index that one of the store's statements names in INDEXED BY cannot be dropped: the store would not open.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
