@@ -1,14 +1,13 @@
 // SQLite only: a file made by an earlier version keeps what it holds when hookd opens it and applies the migrations
 // that came after.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { migrateSqlite } from '../../src/store/sqlite/migrate.ts';
 
-const MIGRATIONS = fileURLToPath(new URL('../../src/store/sqlite/migrations/', import.meta.url));
 const TENANT = { organizationId: 'org_old', extensionId: 'ext_old' };
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2027, 0, 15, 8);
@@ -21,22 +20,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A file migrated up to and including `last`, as that version of hookd left it. */
-function fileAt(last: string): Database.Database {
-  const db = new Database(file);
-  db.exec('CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  for (const name of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
-    const version = name.replace(/\.sql$/, '');
-    if (version > last) break;
-    db.exec(readFileSync(join(MIGRATIONS, name), 'utf8'));
-    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, T0);
-  }
-  return db;
-}
-
 describe('SQLite migrations of a file in use', () => {
   it('009 keeps every attempt, and the response-time report still finds them by tenant, company and subscriber', async () => {
-    const db = fileAt('008_subscriber_index_of_finished');
+    const db = new Database(file);
+    expect(migrateSqlite(db, '008_subscriber_index_of_finished').at(-1)).toBe('008_subscriber_index_of_finished');
     const subscriber = db.prepare(`
       INSERT INTO subscribers (organization_id, extension_id, company_id, name, webhook_url, association, custom_headers,
         auth_type, secret, status, retry_policy, timeout_ms, max_in_flight, created_at, updated_at, deleted_at)
@@ -67,6 +54,10 @@ describe('SQLite migrations of a file in use', () => {
     }
     const after = new Database(file, { readonly: true });
     try {
+      expect(after.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
+        expect.arrayContaining(['009_attempts_by_subscriber', '010_deliveries_purged_by_event']),
+      );
+      expect(after.prepare("SELECT name FROM pragma_table_info('attempts')").pluck().all()).not.toContain('organization_id');
       expect(after.prepare('SELECT delivery_id, subscriber_id, company_id, duration_ms FROM attempts ORDER BY id').raw().all()).toEqual([
         [1, kept, 1, 10], [2, deleted, 2, 30], [3, other, 1, 999],
       ]);

@@ -7,18 +7,24 @@ import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type 
 import { bothHalves, bothHalvesArgs } from './subscriber-rows.ts';
 
 /**
- * The listing's count and page for deliveries matching `clause`. One subscriber's are read as its queued and its other
- * deliveries, each from its own index, merged in order (subscriber-rows.ts): the clause is then bound once per half.
+ * The listing's count and page for deliveries matching `clause`, and the parameters both bind before the page's own.
+ * One subscriber's are read as its queued and its other deliveries, each from its own index, merged in order
+ * (subscriber-rows.ts): the clause's parameters are then bound once per half.
  */
-function listingSql(clause: string, bySubscriber: boolean): { count: string; page: string } {
+function listingSql<T>(clause: string, args: T[], bySubscriber: boolean): { count: string; page: string; args: T[] } {
   const order = 'ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?';
   if (!bySubscriber) {
     return {
       count: `SELECT count(*) FROM deliveries WHERE ${clause}`,
       page: `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ${order}`,
+      args,
     };
   }
-  return { count: `SELECT sum(n) FROM (${bothHalves('count(*) AS n', clause)})`, page: `${bothHalves(DELIVERY_COLUMNS, clause)} ${order}` };
+  return {
+    count: `SELECT sum(n) FROM (${bothHalves('count(*) AS n', clause)})`,
+    page: `${bothHalves(DELIVERY_COLUMNS, clause)} ${order}`,
+    args: bothHalvesArgs(args),
+  };
 }
 
 export function sqliteDeliveries(db: Database.Database, leases: Leases) {
@@ -46,10 +52,9 @@ export function sqliteDeliveries(db: Database.Database, leases: Leases) {
     add('created_at >= ?', q.startDate);
     add('created_at <= ?', q.endDate);
     const clause = where.join(' AND ');
-    const sql = listingSql(clause, q.subscriberId !== undefined);
-    const bound = q.subscriberId === undefined ? args : bothHalvesArgs(args);
-    const total = db.prepare(sql.count).pluck().get(...bound) as number;
-    const rows = db.prepare(sql.page).all(...bound, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
+    const sql = listingSql(clause, args, q.subscriberId !== undefined);
+    const total = db.prepare(sql.count).pluck().get(...sql.args) as number;
+    const rows = db.prepare(sql.page).all(...sql.args, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
     return {
       items: rows.map(toDeliveryView),
       page: { current: q.pageNo, size: q.pageSize, item_total: total, has_next: q.pageNo * q.pageSize < total, type: 'number' },

@@ -5,7 +5,8 @@ import type Database from 'better-sqlite3';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-export function migrateSqlite(db: Database.Database): string[] {
+/** `through`: apply none after this version (tests build a file as an earlier version of hookd left it). */
+export function migrateSqlite(db: Database.Database, through?: string): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: string }[]).map((r) => r.version),
@@ -14,6 +15,7 @@ export function migrateSqlite(db: Database.Database): string[] {
   const ran: string[] = [];
   for (const file of files) {
     const version = file.replace(/\.sql$/, '');
+    if (through !== undefined && version > through) break;
     if (applied.has(version)) continue;
     const sql = readFileSync(MIGRATIONS_DIR + file, 'utf8');
     db.transaction(() => {
