@@ -1685,6 +1685,25 @@ export function storeContract(name: string, open: OpenStore): void {
         expect((await store.listDeliveries(OTHER_ORGANIZATION, { pageNo: 1, pageSize: 20 })).items).toEqual([]);
       });
 
+      it('lists deliveries created at the same time by id, highest first, across their events and pages', async () => {
+        const [a, b, c] = [await create(), await create(), await create()];
+        const e1 = (await publishOne({ pending: [a.id, b.id, c.id], createdAt: T0 })).event;
+        const e2 = (await publishOne({ pending: [a.id, c.id], createdAt: T0 })).event;
+        const e3 = (await publishOne({ pending: [b.id], createdAt: T0 - SECOND })).event;
+        const all = [
+          ...(await Promise.all([a, b, c].map((s) => deliveryOf(e1.id, s.id)))),
+          ...(await Promise.all([a, c].map((s) => deliveryOf(e2.id, s.id)))),
+        ];
+        const sameTime = ids(all).reverse();
+        const older = (await deliveryOf(e3.id, b.id)).id;
+        const listed = async (q: { companyId?: number }) => [
+          ...(await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 4, ...q })).items,
+          ...(await store.listDeliveries(TENANT, { pageNo: 2, pageSize: 4, ...q })).items,
+        ].map((i) => i.id);
+        expect(await listed({})).toEqual([...sameTime, older]);
+        expect(await listed({ companyId: 1 })).toEqual([...sameTime, older]);
+      });
+
       it('filters by company_id, subscriber_id, status and event slug', async () => {
         const { a, b, d } = await history();
         const q = { pageNo: 1, pageSize: 20 };

@@ -65,4 +65,59 @@ describe('SQLite migrations of a file in use', () => {
       after.close();
     }
   });
+
+  it('011 finds the deliveries published before it by tenant, company and time through their events, and bulk-retries them', async () => {
+    const db = new Database(file);
+    expect(migrateSqlite(db, '010_deliveries_purged_by_event').at(-1)).toBe('010_deliveries_purged_by_event');
+    const subscriber = Number(
+      db.prepare(`
+        INSERT INTO subscribers (organization_id, extension_id, company_id, name, webhook_url, association, custom_headers,
+          auth_type, secret, status, retry_policy, timeout_ms, max_in_flight, created_at, updated_at)
+        VALUES (?, ?, 1, 'old', 'http://127.0.0.1:9/', '{}', '{}', 'hmac', 'secret', 'active', '{}', 1000, 10, ?, ?)`)
+        .run(TENANT.organizationId, TENANT.extensionId, T0, T0).lastInsertRowid,
+    );
+    const event = db.prepare(`
+      INSERT INTO events (id, organization_id, extension_id, company_id, slug, body, created_at) VALUES (?, ?, ?, ?, ?, '{}', ?)`);
+    const delivery = db.prepare(`
+      INSERT INTO deliveries (event_seq, event_id, subscriber_id, organization_id, extension_id, company_id, event_slug, status,
+        created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const publish = (id: string, organizationId: string, companyId: number, status: string, at: number) => {
+      const seq = event.run(id, organizationId, TENANT.extensionId, companyId, 'company/product/create/v1', at).lastInsertRowid;
+      return Number(
+        delivery.run(seq, id, subscriber, organizationId, TENANT.extensionId, companyId, 'company/product/create/v1', status, at)
+          .lastInsertRowid,
+      );
+    };
+    const first = publish('evt_1', TENANT.organizationId, 1, 'SUCCESS', T0);
+    const second = publish('evt_2', TENANT.organizationId, 2, 'DISABLED', T0 + HOUR);
+    publish('evt_3', 'org_other', 1, 'SUCCESS', T0 + HOUR);
+    db.close();
+
+    const store = openSqliteStore(file);
+    try {
+      const listed = async (filter: object) =>
+        (await store.listDeliveries(TENANT, { pageNo: 1, pageSize: 10, ...filter })).items.map((d) => d.id);
+      expect(await listed({})).toEqual([second, first]);
+      expect(await listed({ companyId: 2 })).toEqual([second]);
+      expect(await listed({ startDate: T0 + 1, endDate: T0 + HOUR })).toEqual([second]);
+      const summary = await store.deliverySummary(TENANT, { startDate: T0, endDate: T0 + HOUR, interval: 'hour' });
+      expect(summary.delivery_event_level.map((l) => [l.success, l.failed, l.total])).toEqual([[1, 1, 2]]);
+      const retry = { startDate: T0, endDate: T0 + HOUR, statuses: ['SUCCESS' as const, 'DISABLED' as const] };
+      expect(await store.requeueDeliveries(TENANT, retry, T0 + 2 * HOUR)).toEqual({ queued: 2 });
+    } finally {
+      await store.close();
+    }
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare('SELECT version FROM schema_migrations').pluck().all()).toContain('011_deliveries_by_tenant_through_events');
+      const indexes = after.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
+      expect(indexes).toEqual(expect.arrayContaining(['events_by_tenant', 'events_by_company']));
+      expect(indexes).not.toContain('deliveries_by_tenant');
+      expect(indexes).not.toContain('deliveries_by_company_created');
+      expect(after.prepare("SELECT status FROM deliveries WHERE organization_id = 'org_other'").pluck().get()).toBe('SUCCESS');
+    } finally {
+      after.close();
+    }
+  });
 });

@@ -96,6 +96,56 @@ describe('SQLite queries by subscriber', () => {
   });
 });
 
+describe('SQLite queries by tenant', () => {
+  const indexesOf = (table: string) => db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?").pluck().all(table) as string[];
+
+  it('index the events by tenant and company, and the deliveries by neither, so a publish writes them once per event', () => {
+    expect(indexesOf('deliveries')).not.toContain('deliveries_by_tenant');
+    expect(indexesOf('deliveries')).not.toContain('deliveries_by_company_created');
+    expect(indexesOf('events')).toEqual(expect.arrayContaining(['events_by_tenant', 'events_by_company']));
+  });
+
+  /** The statements that read deliveries, of those the store prepares while `use` runs. */
+  async function deliveryReads(use: (store: Store) => Promise<unknown>): Promise<string[]> {
+    const store = openSqliteStore(join(dir, 'hookd.db'));
+    const spy = vi.spyOn(Database.prototype, 'prepare');
+    try {
+      await use(store);
+      return spy.mock.calls.map(([sql]) => sql).filter((sql) => /\bdeliveries\b/.test(sql));
+    } finally {
+      spy.mockRestore();
+      await store.close();
+    }
+  }
+
+  const THROUGH_EVENTS = [
+    /^SEARCH e USING (COVERING )?INDEX events_by_(tenant|company) \(organization_id=\? AND extension_id=\?/,
+    /^SEARCH d USING (COVERING )?INDEX deliveries_by_event \(event_seq=\?\)$/,
+  ];
+
+  it.each<[string, (store: Store) => Promise<unknown>, number]>([
+    ['the delivery listing and its count', (s) => s.listDeliveries(TENANT, { pageNo: 2, pageSize: 10, status: 'SUCCESS', startDate: 1, endDate: 2 }), 2],
+    ['the delivery listing of a company', (s) => s.listDeliveries(TENANT, { pageNo: 1, pageSize: 10, companyId: 1, eventSlug: 'a/b/c/v1' }), 2],
+    ['the delivery summary report', (s) => s.deliverySummary(TENANT, { startDate: 1, endDate: 2, interval: 'hour' }), 2],
+    ['the delivery time series of a company', (s) => s.deliveryTimeSeries(TENANT, { startDate: 1, endDate: 2, companyId: 1, interval: 'hour' }), 1],
+    ['a bulk retry', (s) => s.requeueDeliveries(TENANT, { startDate: 1, endDate: 2, statuses: ['FAILED', 'SUCCESS'], eventSlugs: ['a/b/c/v1'] }, 3), 1],
+  ])('%s read(s) the tenant\'s events by their index, then each one\'s deliveries by deliveries_by_event', async (_, use, statements) => {
+    const sqls = await deliveryReads(use);
+    expect(sqls).toHaveLength(statements);
+    for (const sql of sqls) {
+      // In either order: a bulk retry's plan lists the deliveries' step first, for its IN (SELECT seq FROM events …).
+      const steps = plan(sql).filter((step) => /^(SEARCH|SCAN) (deliveries|d|e)\b/.test(step));
+      expect(steps).toHaveLength(2);
+      for (const read of THROUGH_EVENTS) expect(steps).toContainEqual(expect.stringMatching(read));
+    }
+  });
+
+  it('sorts a page only among deliveries of the same creation time, never the whole listing', async () => {
+    const [, page] = await deliveryReads((s) => s.listDeliveries(TENANT, { pageNo: 3, pageSize: 10 }));
+    expect(plan(page!).filter((step) => /TEMP B-TREE/.test(step))).toEqual(['USE TEMP B-TREE FOR LAST TERM OF ORDER BY']);
+  });
+});
+
 describe('SQLite attempt rows', () => {
   const columns = () => (db.prepare("SELECT name FROM pragma_table_info('attempts')").pluck().all() as string[]);
   const indexes = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attempts'").pluck().all() as string[]);

@@ -5,25 +5,53 @@ import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/t
 import type { DeliveryQuery, RetryOutcome } from '../port.ts';
 import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
 import { bothHalves, bothHalvesArgs } from './subscriber-rows.ts';
+import { ofDeliveries, tenantDeliveries } from './tenant-deliveries.ts';
+
+const PAGE = 'LIMIT ? OFFSET ?';
+
+interface ListingSql {
+  count: string;
+  page: string;
+  /** What both bind, before the page's own LIMIT and OFFSET. */
+  args: (string | number)[];
+}
 
 /**
- * The listing's count and page for deliveries matching `clause`, and the parameters both bind before the page's own.
- * One subscriber's are read as its queued and its other deliveries, each from its own index, merged in order
+ * One subscriber's deliveries are read as its queued and its other deliveries, each from its own index, merged in order
  * (subscriber-rows.ts): the clause's parameters are then bound once per half.
  */
-function listingSql<T>(clause: string, args: T[], bySubscriber: boolean): { count: string; page: string; args: T[] } {
-  const order = 'ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?';
-  if (!bySubscriber) {
-    return {
-      count: `SELECT count(*) FROM deliveries WHERE ${clause}`,
-      page: `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause} ${order}`,
-      args,
-    };
-  }
+function subscriberListing(tenant: Tenant, q: DeliveryQuery & { subscriberId: number }): ListingSql {
+  const where = ['organization_id = ?', 'extension_id = ?', 'subscriber_id = ?'];
+  const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.subscriberId];
+  const add = (clause: string, value: string | number | undefined) => {
+    if (value !== undefined) (where.push(clause), args.push(value));
+  };
+  add('company_id = ?', q.companyId);
+  add('status = ?', q.status);
+  add('event_slug = ?', q.eventSlug);
+  add('created_at >= ?', q.startDate);
+  add('created_at <= ?', q.endDate);
+  const clause = where.join(' AND ');
   return {
     count: `SELECT sum(n) FROM (${bothHalves('count(*) AS n', clause)})`,
-    page: `${bothHalves(DELIVERY_COLUMNS, clause)} ${order}`,
+    page: `${bothHalves(DELIVERY_COLUMNS, clause)} ORDER BY created_at DESC, id DESC ${PAGE}`,
     args: bothHalvesArgs(args),
+  };
+}
+
+/**
+ * A tenant's (or one company's) deliveries through their events, newest event first: its deliveries share its
+ * created_at, so SQLite sorts only the deliveries of one creation time at a time by id, never the whole listing.
+ */
+function tenantListing(tenant: Tenant, q: DeliveryQuery): ListingSql {
+  const { from, clauses, args } = tenantDeliveries(tenant, q);
+  if (q.eventSlug !== undefined) (clauses.push('e.slug = ?'), args.push(q.eventSlug));
+  if (q.status !== undefined) (clauses.push('d.status = ?'), args.push(q.status));
+  const where = clauses.join(' AND ');
+  return {
+    count: `SELECT count(*) FROM ${from} WHERE ${where}`,
+    page: `SELECT ${ofDeliveries(DELIVERY_COLUMNS)} FROM ${from} WHERE ${where} ORDER BY e.created_at DESC, d.id DESC ${PAGE}`,
+    args,
   };
 }
 
@@ -40,19 +68,8 @@ export function sqliteDeliveries(db: Database.Database, leases: Leases) {
     WHERE id = ?`);
 
   function list(tenant: Tenant, q: DeliveryQuery): Paged<DeliveryView> {
-    const where = ['organization_id = ?', 'extension_id = ?'];
-    const args: (string | number)[] = [tenant.organizationId, tenant.extensionId];
-    const add = (clause: string, value: string | number | undefined) => {
-      if (value !== undefined) (where.push(clause), args.push(value));
-    };
-    add('company_id = ?', q.companyId);
-    add('subscriber_id = ?', q.subscriberId);
-    add('status = ?', q.status);
-    add('event_slug = ?', q.eventSlug);
-    add('created_at >= ?', q.startDate);
-    add('created_at <= ?', q.endDate);
-    const clause = where.join(' AND ');
-    const sql = listingSql(clause, args, q.subscriberId !== undefined);
+    const subscriberId = q.subscriberId;
+    const sql = subscriberId === undefined ? tenantListing(tenant, q) : subscriberListing(tenant, { ...q, subscriberId });
     const total = db.prepare(sql.count).pluck().get(...sql.args) as number;
     const rows = db.prepare(sql.page).all(...sql.args, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
     return {

@@ -4,6 +4,7 @@ import type { Leases } from './leases.ts';
 import type { Tenant } from '../../domain/types.ts';
 import type { BulkRetryQuery } from '../port.ts';
 import { SUBSCRIBER_HALVES, type SubscriberHalf } from './subscriber-rows.ts';
+import { tenantEvents } from './tenant-deliveries.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -42,16 +43,25 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
   });
 
   function requeue(tenant: Tenant, q: BulkRetryQuery, now: number): { queued: number } {
-    const where = [
-      'd.organization_id = ?', 'd.extension_id = ?', 'd.created_at >= ?', 'd.created_at <= ?',
+    const statuses = [
       `d.status IN (${q.statuses.map(() => '?').join(', ')})`,
       // A FILTER_ERROR is a record of a filter that failed, never something to send.
       "d.status <> 'FILTER_ERROR'",
     ];
-    const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate, ...q.statuses];
-    if (q.subscriberIds?.length) {
-      where.push(`d.subscriber_id IN (${q.subscriberIds.map(() => '?').join(', ')})`);
-      args.push(...q.subscriberIds);
+    const bySubscriber = q.subscriberIds !== undefined && q.subscriberIds.length > 0;
+    let where: string[];
+    let args: (string | number)[];
+    if (bySubscriber) {
+      where = [
+        'd.organization_id = ?', 'd.extension_id = ?', 'd.created_at >= ?', 'd.created_at <= ?', ...statuses,
+        `d.subscriber_id IN (${q.subscriberIds!.map(() => '?').join(', ')})`,
+      ];
+      args = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate, ...q.statuses, ...q.subscriberIds!];
+    } else {
+      // The whole tenant's: its events (tenant-deliveries.ts), then each one's deliveries through deliveries_by_event.
+      const events = tenantEvents(tenant, q);
+      where = [`d.event_seq IN (SELECT e.seq FROM ${events.from} WHERE ${events.clauses.join(' AND ')})`, ...statuses];
+      args = [...events.args, ...q.statuses];
     }
     if (q.eventSlugs?.length) {
       where.push(`d.event_slug IN (${q.eventSlugs.map(() => '?').join(', ')})`);
@@ -68,7 +78,7 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
         FROM subscribers AS s
         WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}${half ? ` AND d.${half.condition}` : ''}
         RETURNING id`);
-    if (q.subscriberIds?.length) {
+    if (bySubscriber) {
       const halves = SUBSCRIBER_HALVES.filter((half) => q.statuses.some((status) => half.holds(status)));
       return requeueBySubscriber(halves.map(update), now, args);
     }

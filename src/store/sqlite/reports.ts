@@ -14,7 +14,8 @@ import {
 } from '../../domain/reports.ts';
 import type { Tenant } from '../../domain/types.ts';
 import { isoNow } from './rows.ts';
-import { deliveriesWhere } from './subscriber-rows.ts';
+import { bySubscriber } from './subscriber-rows.ts';
+import { tenantDeliveries } from './tenant-deliveries.ts';
 
 // How a delivery counts, by its current status. The error text is the one deleteSubscriber writes when it cancels
 // queued deliveries (subscribers.ts): a cancellation, not a failure of the endpoint.
@@ -54,10 +55,17 @@ export function sqliteReports(db: Database.Database) {
     return { clause: clauses.join(' AND '), args };
   }
 
-  /** The deliveries a report counts, created in its range: one subscriber's through its two indexes. */
-  const deliveriesOf = (tenant: Tenant, q: ReportQuery) => {
-    const { clause, args } = narrowed(['organization_id = ?', 'extension_id = ?', 'created_at BETWEEN ? AND ?'], tenant, q);
-    return deliveriesWhere(clause, args, q.subscriberId !== undefined);
+  /**
+   * The deliveries a report counts, created in its range, as a FROM source: one subscriber's through its two indexes,
+   * a tenant's or a company's through their events.
+   */
+  const deliveriesOf = (tenant: Tenant, q: ReportQuery): { source: string; args: (string | number)[] } => {
+    if (q.subscriberId !== undefined) {
+      const { clause, args } = narrowed(['organization_id = ?', 'extension_id = ?', 'created_at BETWEEN ? AND ?'], tenant, q);
+      return bySubscriber(clause, args);
+    }
+    const { from, clauses, args } = tenantDeliveries(tenant, q);
+    return { source: `(SELECT d.* FROM ${from} WHERE ${clauses.join(' AND ')})`, args };
   };
 
   /**

@@ -32,11 +32,8 @@ export const bothHalves = (columns: string, clause: string): string =>
 
 export const bothHalvesArgs = <T>(args: T[]): T[] => SUBSCRIBER_HALVES.flatMap(() => args);
 
-/**
- * A FROM source: the deliveries matching `clause` (its parameters are `args`), read through both halves when the clause
- * names a subscriber, and as one plain read otherwise. Returns the source and the parameters it binds.
- */
-export function deliveriesWhere<T>(clause: string, args: T[], bySubscriber: boolean): { source: string; args: T[] } {
-  if (!bySubscriber) return { source: `(SELECT * FROM deliveries WHERE ${clause})`, args };
-  return { source: `(${bothHalves('*', clause)})`, args: bothHalvesArgs(args) };
-}
+/** A FROM source: one subscriber's deliveries matching `clause` (its parameters are `args`), read through both halves. */
+export const bySubscriber = <T>(clause: string, args: T[]): { source: string; args: T[] } => ({
+  source: `(${bothHalves('*', clause)})`,
+  args: bothHalvesArgs(args),
+});
