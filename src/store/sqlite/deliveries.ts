@@ -20,9 +20,9 @@ interface ListingSql {
  * One subscriber's deliveries are read as its queued and its other deliveries, each from its own index, merged in order
  * (subscriber-rows.ts): the clause's parameters are then bound once per half.
  */
-function subscriberListing(tenant: Tenant, q: DeliveryQuery & { subscriberId: number }): ListingSql {
+function subscriberListing(tenant: Tenant, subscriberId: number, q: DeliveryQuery): ListingSql {
   const where = ['organization_id = ?', 'extension_id = ?', 'subscriber_id = ?'];
-  const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, q.subscriberId];
+  const args: (string | number)[] = [tenant.organizationId, tenant.extensionId, subscriberId];
   const add = (clause: string, value: string | number | undefined) => {
     if (value !== undefined) (where.push(clause), args.push(value));
   };
@@ -68,8 +68,7 @@ export function sqliteDeliveries(db: Database.Database, leases: Leases) {
     WHERE id = ?`);
 
   function list(tenant: Tenant, q: DeliveryQuery): Paged<DeliveryView> {
-    const subscriberId = q.subscriberId;
-    const sql = subscriberId === undefined ? tenantListing(tenant, q) : subscriberListing(tenant, { ...q, subscriberId });
+    const sql = q.subscriberId === undefined ? tenantListing(tenant, q) : subscriberListing(tenant, q.subscriberId, q);
     const total = db.prepare(sql.count).pluck().get(...sql.args) as number;
     const rows = db.prepare(sql.page).all(...sql.args, q.pageSize, (q.pageNo - 1) * q.pageSize) as DeliveryRow[];
     return {

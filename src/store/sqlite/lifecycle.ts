@@ -48,15 +48,15 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
       // A FILTER_ERROR is a record of a filter that failed, never something to send.
       "d.status <> 'FILTER_ERROR'",
     ];
-    const bySubscriber = q.subscriberIds !== undefined && q.subscriberIds.length > 0;
+    const subscriberIds = q.subscriberIds?.length ? q.subscriberIds : undefined;
     let where: string[];
     let args: (string | number)[];
-    if (bySubscriber) {
+    if (subscriberIds) {
       where = [
         'd.organization_id = ?', 'd.extension_id = ?', 'd.created_at >= ?', 'd.created_at <= ?', ...statuses,
-        `d.subscriber_id IN (${q.subscriberIds!.map(() => '?').join(', ')})`,
+        `d.subscriber_id IN (${subscriberIds.map(() => '?').join(', ')})`,
       ];
-      args = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate, ...q.statuses, ...q.subscriberIds!];
+      args = [tenant.organizationId, tenant.extensionId, q.startDate, q.endDate, ...q.statuses, ...subscriberIds];
     } else {
       // The whole tenant's: its events (tenant-deliveries.ts), then each one's deliveries through deliveries_by_event.
       const events = tenantEvents(tenant, q);
@@ -78,7 +78,7 @@ export function sqliteLifecycle(db: Database.Database, leases: Leases) {
         FROM subscribers AS s
         WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}${half ? ` AND d.${half.condition}` : ''}
         RETURNING id`);
-    if (bySubscriber) {
+    if (subscriberIds) {
       const halves = SUBSCRIBER_HALVES.filter((half) => q.statuses.some((status) => half.holds(status)));
       return requeueBySubscriber(halves.map(update), now, args);
     }
