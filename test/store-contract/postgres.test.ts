@@ -119,7 +119,20 @@ function concurrency() {
   it('applies each migration once when several processes start together', async () => {
     await processes(4);
     const { rows } = await testDb!.query(`SELECT version FROM processes_${schemas}.schema_migrations ORDER BY version`);
-    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index', '006_hot_leases', '007_delivery_queue']);
+    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index', '006_hot_leases', '007_delivery_queue', '008_deliveries_by_tenant_through_events']);
+  });
+
+  it('indexes the events by tenant and company, and the deliveries by neither, so a publish writes them once per event', async () => {
+    await processes(1);
+    const { rows } = await testDb!.query<{ tablename: string; indexname: string }>(
+      'SELECT tablename, indexname FROM pg_indexes WHERE schemaname = $1',
+      [`processes_${schemas}`],
+    );
+    const indexesOf = (table: string) => rows.filter((r) => r.tablename === table).map((r) => r.indexname);
+    expect(indexesOf('events')).toEqual(expect.arrayContaining(['events_by_tenant', 'events_by_company']));
+    expect(indexesOf('deliveries')).toContain('deliveries_by_event');
+    expect(indexesOf('deliveries')).not.toContain('deliveries_by_tenant');
+    expect(indexesOf('deliveries')).not.toContain('deliveries_by_company_created');
   });
 
   it('creates one event and answers one duplicate when two processes publish the same key at once', async () => {

@@ -3,7 +3,9 @@ import type pg from 'pg';
 import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/types.ts';
 import type { DeliveryQuery, RetryOutcome } from '../port.ts';
 import { Params, transaction } from './db.ts';
+import { qualified } from '../columns.ts';
 import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
+import { tenantEvents, THROUGH_EVENTS } from './tenant-deliveries.ts';
 
 const SELECT_ONE = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 AND organization_id = $2 AND extension_id = $3`;
 const SELECT_ATTEMPTS =
@@ -35,23 +37,37 @@ const REQUEUE = `
   ${QUEUE_REQUEUED}`;
 
 export function postgresDeliveries(pool: pg.Pool) {
+  /**
+   * One subscriber's deliveries through deliveries_by_subscriber_created; a tenant's (or a company's) through their
+   * events, newest event first, each event's deliveries by id.
+   */
   async function list(tenant: Tenant, q: DeliveryQuery): Promise<Paged<DeliveryView>> {
     const p = new Params();
-    const where = [`organization_id = ${p.add(tenant.organizationId)}`, `extension_id = ${p.add(tenant.extensionId)}`];
-    const add = (column: string, op: string, value: string | number | undefined) => {
-      if (value !== undefined) where.push(`${column} ${op} ${p.add(value)}`);
-    };
-    add('company_id', '=', q.companyId);
-    add('subscriber_id', '=', q.subscriberId);
-    add('status', '=', q.status);
-    add('event_slug', '=', q.eventSlug);
-    add('created_at', '>=', q.startDate);
-    add('created_at', '<=', q.endDate);
+    let from: string;
+    let where: string[];
+    // The time column of the index that is read, so that the order can come from it.
+    let time: string;
+    if (q.subscriberId !== undefined) {
+      from = 'deliveries d';
+      time = 'd.created_at';
+      where = [`d.organization_id = ${p.add(tenant.organizationId)}`, `d.extension_id = ${p.add(tenant.extensionId)}`];
+      where.push(`d.subscriber_id = ${p.add(q.subscriberId)}`);
+      if (q.companyId !== undefined) where.push(`d.company_id = ${p.add(q.companyId)}`);
+      if (q.eventSlug !== undefined) where.push(`d.event_slug = ${p.add(q.eventSlug)}`);
+      if (q.startDate !== undefined) where.push(`d.created_at >= ${p.add(q.startDate)}`);
+      if (q.endDate !== undefined) where.push(`d.created_at <= ${p.add(q.endDate)}`);
+    } else {
+      from = THROUGH_EVENTS;
+      time = 'e.created_at';
+      where = tenantEvents(p, tenant, q);
+      if (q.eventSlug !== undefined) where.push(`e.slug = ${p.add(q.eventSlug)}`);
+    }
+    if (q.status !== undefined) where.push(`d.status = ${p.add(q.status)}`);
     const clause = where.join(' AND ');
-    const total = (await pool.query<{ n: number }>(`SELECT count(*) AS n FROM deliveries WHERE ${clause}`, p.values)).rows[0]!.n;
+    const total = (await pool.query<{ n: number }>(`SELECT count(*) AS n FROM ${from} WHERE ${clause}`, p.values)).rows[0]!.n;
     const { rows } = await pool.query<DeliveryRow>(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${clause}
-       ORDER BY created_at DESC, id DESC LIMIT $${p.values.length + 1} OFFSET $${p.values.length + 2}`,
+      `SELECT ${qualified('d', DELIVERY_COLUMNS)} FROM ${from} WHERE ${clause}
+       ORDER BY ${time} DESC, d.id DESC LIMIT $${p.values.length + 1} OFFSET $${p.values.length + 2}`,
       [...p.values, q.pageSize, (q.pageNo - 1) * q.pageSize],
     );
     return {

@@ -4,6 +4,7 @@ import type { Tenant } from '../../domain/types.ts';
 import type { BulkRetryQuery } from '../port.ts';
 import { Params, transaction } from './db.ts';
 import { QUEUE_REQUEUED } from './deliveries.ts';
+import { tenantEvents } from './tenant-deliveries.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -31,16 +32,21 @@ export function postgresLifecycle(pool: pg.Pool) {
   async function requeue(tenant: Tenant, q: BulkRetryQuery, now: number): Promise<{ queued: number }> {
     const p = new Params();
     const at = p.add(now);
-    const where = [
-      `d.organization_id = ${p.add(tenant.organizationId)}`,
-      `d.extension_id = ${p.add(tenant.extensionId)}`,
-      `d.created_at >= ${p.add(q.startDate)}`,
-      `d.created_at <= ${p.add(q.endDate)}`,
+    // By subscriber through deliveries_by_subscriber_created; the whole tenant's through its events (tenant-deliveries.ts).
+    const where = q.subscriberIds?.length
+      ? [
+          `d.organization_id = ${p.add(tenant.organizationId)}`,
+          `d.extension_id = ${p.add(tenant.extensionId)}`,
+          `d.subscriber_id = ANY(${p.add(q.subscriberIds)}::bigint[])`,
+          `d.created_at >= ${p.add(q.startDate)}`,
+          `d.created_at <= ${p.add(q.endDate)}`,
+        ]
+      : [`d.event_seq IN (SELECT e.seq FROM events e WHERE ${tenantEvents(p, tenant, q).join(' AND ')})`];
+    where.push(
       `d.status = ANY(${p.add(q.statuses)}::text[])`,
       // A FILTER_ERROR is a record of a filter that failed, never something to send.
       "d.status <> 'FILTER_ERROR'",
-    ];
-    if (q.subscriberIds?.length) where.push(`d.subscriber_id = ANY(${p.add(q.subscriberIds)}::bigint[])`);
+    );
     if (q.eventSlugs?.length) where.push(`d.event_slug = ANY(${p.add(q.eventSlugs)}::text[])`);
     // One statement, however many rows match: deliveries of an active subscriber go back in the queue; those of
     // an inactive or blocked one are parked as RESYNC.

@@ -15,6 +15,7 @@ import {
 import type { Tenant } from '../../domain/types.ts';
 import { Params } from './db.ts';
 import { isoNow } from './rows.ts';
+import { tenantEvents, THROUGH_EVENTS } from './tenant-deliveries.ts';
 
 // How a delivery counts, by its current status. The error text is the one deleteSubscriber writes when it cancels
 // queued deliveries (subscribers.ts): a cancellation, not a failure of the endpoint.
@@ -37,15 +38,24 @@ interface CountsRow {
   removed: number;
 }
 
+/**
+ * The deliveries a report counts, created in its range, as a FROM source `d`: one subscriber's through
+ * deliveries_by_subscriber_created, a tenant's or a company's through their events.
+ */
+function deliveriesOf(p: Params, tenant: Tenant, q: ReportQuery): string {
+  if (q.subscriberId !== undefined) return `(SELECT * FROM deliveries WHERE ${where(p, tenant, q, 'created_at')}) d`;
+  return `(SELECT d.* FROM ${THROUGH_EVENTS} WHERE ${tenantEvents(p, tenant, q).join(' AND ')}) d`;
+}
+
 /** Tenant, inclusive range on `timeColumn`, and the optional company and subscriber filters. */
-function where(p: Params, tenant: Tenant, q: ReportQuery, timeColumn: string, alias = '') {
+function where(p: Params, tenant: Tenant, q: ReportQuery, timeColumn: string) {
   const clauses = [
-    `${alias}organization_id = ${p.add(tenant.organizationId)}`,
-    `${alias}extension_id = ${p.add(tenant.extensionId)}`,
-    `${alias}${timeColumn} BETWEEN ${p.add(q.startDate)} AND ${p.add(q.endDate)}`,
+    `organization_id = ${p.add(tenant.organizationId)}`,
+    `extension_id = ${p.add(tenant.extensionId)}`,
+    `${timeColumn} BETWEEN ${p.add(q.startDate)} AND ${p.add(q.endDate)}`,
   ];
-  if (q.companyId !== undefined) clauses.push(`${alias}company_id = ${p.add(q.companyId)}`);
-  if (q.subscriberId !== undefined) clauses.push(`${alias}subscriber_id = ${p.add(q.subscriberId)}`);
+  if (q.companyId !== undefined) clauses.push(`company_id = ${p.add(q.companyId)}`);
+  if (q.subscriberId !== undefined) clauses.push(`subscriber_id = ${p.add(q.subscriberId)}`);
   return clauses.join(' AND ');
 }
 
@@ -78,13 +88,12 @@ export function postgresReports(pool: pg.Pool) {
       `WITH counts AS (
          SELECT event_slug, count(*) FILTER (WHERE ${SUCCESS}) AS success, count(*) FILTER (WHERE ${FAILED}) AS failed,
            count(*) FILTER (WHERE ${REMOVED}) AS removed, count(*) AS total
-         FROM deliveries WHERE ${where(p, tenant, q, 'created_at')}
+         FROM ${deliveriesOf(p, tenant, q)}
          GROUP BY event_slug
        ),
        timings AS (
          SELECT d.event_slug, count(*) AS attempts, sum(a.duration_ms) AS duration
-         FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
-         WHERE ${where(p, tenant, q, 'created_at', 'd.')}
+         FROM ${deliveriesOf(p, tenant, q)} JOIN attempts a ON a.delivery_id = d.id
          GROUP BY d.event_slug
        )
        SELECT c.event_slug AS event, c.success, c.failed, c.removed, c.total,
@@ -131,7 +140,7 @@ export function postgresReports(pool: pg.Pool) {
     const { rows } = await pool.query<CountsRow & { bucket: number }>(
       `SELECT created_at - (created_at % ${sizeParam}::bigint) AS bucket, count(*) FILTER (WHERE ${SUCCESS}) AS success,
          count(*) FILTER (WHERE ${FAILED}) AS failed, count(*) FILTER (WHERE ${REMOVED}) AS removed
-       FROM deliveries WHERE ${where(p, tenant, q, 'created_at')}
+       FROM ${deliveriesOf(p, tenant, q)}
        GROUP BY bucket`,
       p.values,
     );

@@ -5,7 +5,8 @@ import type { DeliveryDetail, DeliveryView, Paged, Tenant } from '../../domain/t
 import type { DeliveryQuery, RetryOutcome } from '../port.ts';
 import { DELIVERY_COLUMNS, toAttemptView, toDeliveryView, type AttemptRow, type DeliveryRow } from './rows.ts';
 import { bothHalves, bothHalvesArgs } from './subscriber-rows.ts';
-import { ofDeliveries, tenantDeliveries } from './tenant-deliveries.ts';
+import { qualified } from '../columns.ts';
+import { tenantDeliveries } from './tenant-deliveries.ts';
 
 const PAGE = 'LIMIT ? OFFSET ?';
 
@@ -50,7 +51,7 @@ function tenantListing(tenant: Tenant, q: DeliveryQuery): ListingSql {
   const where = clauses.join(' AND ');
   return {
     count: `SELECT count(*) FROM ${from} WHERE ${where}`,
-    page: `SELECT ${ofDeliveries(DELIVERY_COLUMNS)} FROM ${from} WHERE ${where} ORDER BY e.created_at DESC, d.id DESC ${PAGE}`,
+    page: `SELECT ${qualified('d', DELIVERY_COLUMNS)} FROM ${from} WHERE ${where} ORDER BY e.created_at DESC, d.id DESC ${PAGE}`,
     args,
   };
 }

@@ -39,10 +39,3 @@ export function tenantDeliveries(tenant: Tenant, range: EventRange): TenantRows 
   const events = tenantEvents(tenant, range);
   return { ...events, from: `${events.from} CROSS JOIN deliveries d INDEXED BY deliveries_by_event ON d.event_seq = e.seq` };
 }
-
-/** `columns` (a comma-separated list of a delivery's columns) as columns of `d`. */
-export const ofDeliveries = (columns: string): string =>
-  columns
-    .split(',')
-    .map((column) => `d.${column.trim()}`)
-    .join(', ');
