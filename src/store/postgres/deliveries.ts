@@ -50,8 +50,11 @@ export function postgresDeliveries(pool: pg.Pool) {
     if (q.subscriberId !== undefined) {
       from = 'deliveries d';
       time = 'd.created_at';
-      where = [`d.organization_id = ${p.add(tenant.organizationId)}`, `d.extension_id = ${p.add(tenant.extensionId)}`];
-      where.push(`d.subscriber_id = ${p.add(q.subscriberId)}`);
+      where = [
+        `d.organization_id = ${p.add(tenant.organizationId)}`,
+        `d.extension_id = ${p.add(tenant.extensionId)}`,
+        `d.subscriber_id = ${p.add(q.subscriberId)}`,
+      ];
       if (q.companyId !== undefined) where.push(`d.company_id = ${p.add(q.companyId)}`);
       if (q.eventSlug !== undefined) where.push(`d.event_slug = ${p.add(q.eventSlug)}`);
       if (q.startDate !== undefined) where.push(`d.created_at >= ${p.add(q.startDate)}`);
