@@ -119,7 +119,7 @@ function concurrency() {
   it('applies each migration once when several processes start together', async () => {
     await processes(4);
     const { rows } = await testDb!.query(`SELECT version FROM processes_${schemas}.schema_migrations ORDER BY version`);
-    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index', '006_hot_leases', '007_delivery_queue', '008_deliveries_by_tenant_through_events']);
+    expect(rows.map((r) => r.version)).toEqual(['001_initial', '002_reports', '003_lifecycle', '004_attempts_purged_by_id', '005_deliveries_resync_index', '006_hot_leases', '007_delivery_queue', '008_deliveries_by_tenant_through_events', '009_attempts_by_subscriber']);
   });
 
   it('indexes the events by tenant and company, and the deliveries by neither, so a publish writes them once per event', async () => {
@@ -133,6 +133,20 @@ function concurrency() {
     expect(indexesOf('deliveries')).toContain('deliveries_by_event');
     expect(indexesOf('deliveries')).not.toContain('deliveries_by_tenant');
     expect(indexesOf('deliveries')).not.toContain('deliveries_by_company_created');
+  });
+
+  it('keeps no copy of the tenant in attempt rows, and two indexes of them: by delivery and by subscriber and time', async () => {
+    await processes(1);
+    const schema = `processes_${schemas}`;
+    const columns = await testDb!.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'attempts'",
+      [schema],
+    );
+    const names = columns.rows.map((r) => r.column_name);
+    expect(names).toContain('company_id');
+    for (const gone of ['organization_id', 'extension_id', 'event_slug']) expect(names).not.toContain(gone);
+    const indexes = await testDb!.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'attempts'", [schema]);
+    expect(indexes.rows.map((r) => r.indexname).sort()).toEqual(['attempts_by_delivery', 'attempts_by_subscriber_time', 'attempts_pkey']);
   });
 
   it('creates one event and answers one duplicate when two processes publish the same key at once', async () => {

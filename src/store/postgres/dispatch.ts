@@ -122,13 +122,13 @@ const RECORD = prepared('record', `
       last_response_code = r.response_code, last_response_time = r.duration_ms, last_error = r.error
     FROM results r JOIN applied a ON a.delivery_id = r.delivery_id
     WHERE r.status <> 'RESYNC' AND d.id = r.delivery_id
-    RETURNING d.id, d.subscriber_id, d.organization_id, d.extension_id, d.company_id, d.event_slug
+    RETURNING d.id, d.subscriber_id, d.company_id
   ),
   logged AS (
-    INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
-      attempted_at, response_code, duration_ms, response_body, error)
-    SELECT f.id, f.subscriber_id, f.organization_id, f.extension_id, f.company_id, f.event_slug, r.attempt,
-      r.attempted_at, r.response_code, r.duration_ms, r.response_body, r.error
+    INSERT INTO attempts (delivery_id, subscriber_id, company_id, attempt, attempted_at, response_code, duration_ms,
+      response_body, error)
+    SELECT f.id, f.subscriber_id, f.company_id, r.attempt, r.attempted_at, r.response_code, r.duration_ms,
+      r.response_body, r.error
     FROM finished f JOIN results r ON r.delivery_id = f.id
   )
   SELECT id FROM finished`);

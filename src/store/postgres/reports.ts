@@ -38,25 +38,32 @@ interface CountsRow {
   removed: number;
 }
 
+/** `tenant` (the tenant's condition), an inclusive range on `timeColumn`, and the optional company and subscriber filters. */
+function narrowed(p: Params, tenant: string, q: ReportQuery, timeColumn: string): string {
+  const clauses = [tenant, `${timeColumn} BETWEEN ${p.add(q.startDate)} AND ${p.add(q.endDate)}`];
+  if (q.companyId !== undefined) clauses.push(`company_id = ${p.add(q.companyId)}`);
+  if (q.subscriberId !== undefined) clauses.push(`subscriber_id = ${p.add(q.subscriberId)}`);
+  return clauses.join(' AND ');
+}
+
 /**
  * The deliveries a report counts, created in its range, as a FROM source `d`: one subscriber's through
  * deliveries_by_subscriber_created, a tenant's or a company's through their events.
  */
 function deliveriesOf(p: Params, tenant: Tenant, q: ReportQuery): string {
-  if (q.subscriberId !== undefined) return `(SELECT * FROM deliveries WHERE ${where(p, tenant, q, 'created_at')}) d`;
-  return `(SELECT d.* FROM ${THROUGH_EVENTS} WHERE ${tenantEvents(p, tenant, q).join(' AND ')}) d`;
+  if (q.subscriberId === undefined) return `(SELECT d.* FROM ${THROUGH_EVENTS} WHERE ${tenantEvents(p, tenant, q).join(' AND ')}) d`;
+  const own = `organization_id = ${p.add(tenant.organizationId)} AND extension_id = ${p.add(tenant.extensionId)}`;
+  return `(SELECT * FROM deliveries WHERE ${narrowed(p, own, q, 'created_at')}) d`;
 }
 
-/** Tenant, inclusive range on `timeColumn`, and the optional company and subscriber filters. */
-function where(p: Params, tenant: Tenant, q: ReportQuery, timeColumn: string) {
-  const clauses = [
-    `organization_id = ${p.add(tenant.organizationId)}`,
-    `extension_id = ${p.add(tenant.extensionId)}`,
-    `${timeColumn} BETWEEN ${p.add(q.startDate)} AND ${p.add(q.endDate)}`,
-  ];
-  if (q.companyId !== undefined) clauses.push(`company_id = ${p.add(q.companyId)}`);
-  if (q.subscriberId !== undefined) clauses.push(`subscriber_id = ${p.add(q.subscriberId)}`);
-  return clauses.join(' AND ');
+/**
+ * The attempts a response-time report counts. An attempt row does not repeat its tenant (migration 009): a subscriber
+ * never changes tenant, so they are the attempts of the tenant's subscribers, deleted ones included, read through
+ * attempts_by_subscriber_time. The company is the attempt's own (its subscriber may have moved since).
+ */
+function attemptsOf(p: Params, tenant: Tenant, q: ReportQuery): string {
+  const subscribers = `SELECT id FROM subscribers WHERE organization_id = ${p.add(tenant.organizationId)} AND extension_id = ${p.add(tenant.extensionId)}`;
+  return narrowed(p, `subscriber_id IN (${subscribers})`, q, 'attempted_at');
 }
 
 export function postgresReports(pool: pg.Pool) {
@@ -66,7 +73,7 @@ export function postgresReports(pool: pg.Pool) {
     const { rows } = await pool.query<ResponseTimeRow>(
       `SELECT attempted_at - (attempted_at % ${size}::bigint) AS bucket, response_code AS code, avg(duration_ms) AS mean,
          count(*) AS attempts, count(DISTINCT delivery_id) AS deliveries
-       FROM attempts WHERE ${where(p, tenant, q, 'attempted_at')}
+       FROM attempts WHERE ${attemptsOf(p, tenant, q)}
        GROUP BY bucket, code ORDER BY bucket, code`,
       p.values,
     );
