@@ -236,6 +236,65 @@ function concurrency() {
     expect(leftover.rows[0].n).toBe(0);
   });
 
+  it('keeps every attempt through migration 009, and the response-time report finds them by tenant, company and subscriber', async () => {
+    // A database as a node of the version before 009 left it: migrations 001-008 applied, attempts carrying their tenant.
+    const schema = `processes_${++schemas}`;
+    await testDb!.query(`CREATE SCHEMA ${schema}`);
+    const dir = new URL('../../src/store/postgres/migrations/', import.meta.url);
+    const earlier = readdirSync(dir).filter((f) => f.endsWith('.sql') && f < '009').sort();
+    expect(earlier).toHaveLength(8);
+    await testDb!.query(`SET search_path TO ${schema}`);
+    let kept: number, deleted: number, other: number;
+    try {
+      for (const file of earlier) await testDb!.query(readFileSync(new URL(file, dir), 'utf8'));
+      await testDb!.query('CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      await testDb!.query('INSERT INTO schema_migrations SELECT unnest($1::text[]), 0', [earlier.map((f) => f.replace(/\.sql$/, ''))]);
+      const subscriber = async (organizationId: string, companyId: number, deletedAt: number | null) =>
+        Number(
+          (
+            await testDb!.query(
+              `INSERT INTO subscribers (organization_id, extension_id, company_id, name, webhook_url, association, custom_headers,
+                 auth_type, secret, status, retry_policy, timeout_ms, max_in_flight, created_at, updated_at, deleted_at)
+               VALUES ($1, $2, $3, 'old', 'http://127.0.0.1:9/', '{}', '{}', 'hmac', 'secret', 'active', '{}', 1000, 10, $4, $4, $5)
+               RETURNING id`,
+              [organizationId, TENANT.extensionId, companyId, T0, deletedAt],
+            )
+          ).rows[0].id,
+        );
+      kept = await subscriber(TENANT.organizationId, 1, null);
+      deleted = await subscriber(TENANT.organizationId, 2, T0 + 3_600_000);
+      other = await subscriber('org_other', 1, null);
+      const attempt = (deliveryId: number, subscriberId: number, organizationId: string, companyId: number, at: number, ms: number) =>
+        testDb!.query(
+          `INSERT INTO attempts (delivery_id, subscriber_id, organization_id, extension_id, company_id, event_slug, attempt,
+             attempted_at, response_code, duration_ms, response_body, error)
+           VALUES ($1, $2, $3, $4, $5, 'company/product/create/v1', 1, $6, 200, $7, 'ok', NULL)`,
+          [deliveryId, subscriberId, organizationId, TENANT.extensionId, companyId, at, ms],
+        );
+      await attempt(1, kept, TENANT.organizationId, 1, T0 + 1000, 10);
+      await attempt(2, deleted, TENANT.organizationId, 2, T0 + 2000, 30);
+      await attempt(3, other, 'org_other', 1, T0 + 3000, 999);
+    } finally {
+      await testDb!.query('SET search_path TO public');
+    }
+
+    const store = await processOn(schema);
+    stores.push(store);
+    const range = { startDate: T0, endDate: T0 + 3_600_000, interval: 'hour' as const };
+    const mean = async (filter: object) =>
+      (await store.responseTimeReport(TENANT, { ...range, ...filter })).avg_response_time_ts.map((i) => [i.response_time, i.attempt]);
+    expect(await mean({})).toEqual([['20.00', 2]]);
+    expect(await mean({ companyId: 2 })).toEqual([['30.00', 1]]);
+    expect(await mean({ subscriberId: kept })).toEqual([['10.00', 1]]);
+    expect(await mean({ subscriberId: other })).toEqual([]);
+    const migrations = await testDb!.query(`SELECT version FROM ${schema}.schema_migrations`);
+    expect(migrations.rows.map((r) => r.version)).toContain('009_attempts_by_subscriber');
+    const rows = await testDb!.query(`SELECT delivery_id, subscriber_id, company_id, duration_ms FROM ${schema}.attempts ORDER BY id`);
+    expect(rows.rows.map((r) => [Number(r.delivery_id), Number(r.subscriber_id), Number(r.company_id), r.duration_ms])).toEqual([
+      [1, kept, 1, 10], [2, deleted, 2, 30], [3, other, 1, 999],
+    ]);
+  });
+
   it('runs without JIT compilation on every connection of its pool, whether or not its URL gives options', async () => {
     // processOn's URL gives options (the schema's search_path), which must still apply; the plain URL gives none.
     const [withOptions] = (await processes(1)) as [Store];
