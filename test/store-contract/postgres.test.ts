@@ -12,6 +12,7 @@ import { DEFAULT_RETRY_POLICY, type NewEvent, type Tenant } from '../../src/doma
 import type { Store } from '../../src/store/port.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { storeContract, type OpenStore } from './contract.ts';
+import { expectOldAttemptsReported } from './migrated-attempts.ts';
 
 /** Where to create the run's database; HOOKD_TEST_POSTGRES_URL points elsewhere (another host, or nowhere to try the skip). */
 const ADMIN_URL = process.env.HOOKD_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -183,18 +184,31 @@ function concurrency() {
     expect(new Set(leased).size).toBe(300);
   });
 
-  it('moves queued, leased and parked deliveries into delivery_queue when migration 007 runs, leases kept', async () => {
-    // A database as a node of the version before 007 left it: migrations 001-006 applied, then rows written their way.
+  /**
+   * A new schema as a node of an earlier version left it: the `count` migrations before `next` applied, then `fill`
+   * writes rows their way (the schema is the search_path while it runs). Returns the schema.
+   */
+  async function earlierVersion(next: string, count: number, fill: () => Promise<void>): Promise<string> {
     const schema = `processes_${++schemas}`;
     await testDb!.query(`CREATE SCHEMA ${schema}`);
     const dir = new URL('../../src/store/postgres/migrations/', import.meta.url);
-    const earlier = readdirSync(dir).filter((f) => f.endsWith('.sql') && f < '007').sort();
-    expect(earlier).toHaveLength(6);
+    const earlier = readdirSync(dir).filter((f) => f.endsWith('.sql') && f < next).sort();
+    expect(earlier).toHaveLength(count);
     await testDb!.query(`SET search_path TO ${schema}`);
     try {
       for (const file of earlier) await testDb!.query(readFileSync(new URL(file, dir), 'utf8'));
       await testDb!.query('CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
       await testDb!.query('INSERT INTO schema_migrations SELECT unnest($1::text[]), 0', [earlier.map((f) => f.replace(/\.sql$/, ''))]);
+      await fill();
+    } finally {
+      await testDb!.query('SET search_path TO public');
+    }
+    return schema;
+  }
+
+  it('moves queued, leased and parked deliveries into delivery_queue when migration 007 runs, leases kept', async () => {
+    // A database as a node of the version before 007 left it: migrations 001-006 applied, then rows written their way.
+    const schema = await earlierVersion('007', 6, async () => {
       await testDb!.query(
         "INSERT INTO events (seq, id, organization_id, extension_id, company_id, slug, body, created_at) VALUES (1, 'evt_1', 'o', 'e', 1, 'a/b', '{}', $1)",
         [T0],
@@ -211,9 +225,7 @@ function concurrency() {
       await row(3, 'PENDING', T0 + 2000, 'node-005', null, 0); // leased before 006: the lease ends at next_attempt_at
       await row(4, 'RESYNC', null, null, null, 1); // parked
       await row(5, 'SUCCESS', null, null, null, 1); // finished
-    } finally {
-      await testDb!.query('SET search_path TO public');
-    }
+    });
 
     const store = await processOn(schema);
     stores.push(store);
@@ -238,17 +250,10 @@ function concurrency() {
 
   it('keeps every attempt through migration 009, and the response-time report finds them by tenant, company and subscriber', async () => {
     // A database as a node of the version before 009 left it: migrations 001-008 applied, attempts carrying their tenant.
-    const schema = `processes_${++schemas}`;
-    await testDb!.query(`CREATE SCHEMA ${schema}`);
-    const dir = new URL('../../src/store/postgres/migrations/', import.meta.url);
-    const earlier = readdirSync(dir).filter((f) => f.endsWith('.sql') && f < '009').sort();
-    expect(earlier).toHaveLength(8);
-    await testDb!.query(`SET search_path TO ${schema}`);
-    let kept: number, deleted: number, other: number;
-    try {
-      for (const file of earlier) await testDb!.query(readFileSync(new URL(file, dir), 'utf8'));
-      await testDb!.query('CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
-      await testDb!.query('INSERT INTO schema_migrations SELECT unnest($1::text[]), 0', [earlier.map((f) => f.replace(/\.sql$/, ''))]);
+    let kept = 0;
+    let deleted = 0;
+    let other = 0;
+    const schema = await earlierVersion('009', 8, async () => {
       const subscriber = async (organizationId: string, companyId: number, deletedAt: number | null) =>
         Number(
           (
@@ -274,19 +279,11 @@ function concurrency() {
       await attempt(1, kept, TENANT.organizationId, 1, T0 + 1000, 10);
       await attempt(2, deleted, TENANT.organizationId, 2, T0 + 2000, 30);
       await attempt(3, other, 'org_other', 1, T0 + 3000, 999);
-    } finally {
-      await testDb!.query('SET search_path TO public');
-    }
+    });
 
     const store = await processOn(schema);
     stores.push(store);
-    const range = { startDate: T0, endDate: T0 + 3_600_000, interval: 'hour' as const };
-    const mean = async (filter: object) =>
-      (await store.responseTimeReport(TENANT, { ...range, ...filter })).avg_response_time_ts.map((i) => [i.response_time, i.attempt]);
-    expect(await mean({})).toEqual([['20.00', 2]]);
-    expect(await mean({ companyId: 2 })).toEqual([['30.00', 1]]);
-    expect(await mean({ subscriberId: kept })).toEqual([['10.00', 1]]);
-    expect(await mean({ subscriberId: other })).toEqual([]);
+    await expectOldAttemptsReported(store, TENANT, T0, kept, other);
     const migrations = await testDb!.query(`SELECT version FROM ${schema}.schema_migrations`);
     expect(migrations.rows.map((r) => r.version)).toContain('009_attempts_by_subscriber');
     const rows = await testDb!.query(`SELECT delivery_id, subscriber_id, company_id, duration_ms FROM ${schema}.attempts ORDER BY id`);

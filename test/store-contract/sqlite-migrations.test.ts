@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite } from '../../src/store/sqlite/migrate.ts';
+import { expectOldAttemptsReported } from './migrated-attempts.ts';
 
 const TENANT = { organizationId: 'org_old', extensionId: 'ext_old' };
 const HOUR = 3_600_000;
@@ -42,13 +43,7 @@ describe('SQLite migrations of a file in use', () => {
 
     const store = openSqliteStore(file);
     try {
-      const range = { startDate: T0, endDate: T0 + HOUR, interval: 'hour' as const };
-      const mean = async (filter: object) =>
-        (await store.responseTimeReport(TENANT, { ...range, ...filter })).avg_response_time_ts.map((i) => [i.response_time, i.attempt]);
-      expect(await mean({})).toEqual([['20.00', 2]]);
-      expect(await mean({ companyId: 2 })).toEqual([['30.00', 1]]);
-      expect(await mean({ subscriberId: kept })).toEqual([['10.00', 1]]);
-      expect(await mean({ subscriberId: other })).toEqual([]);
+      await expectOldAttemptsReported(store, TENANT, T0, kept, other);
     } finally {
       await store.close();
     }
