@@ -10,7 +10,10 @@ import { serializeEnvelope } from '../../src/domain/envelope.ts';
 import { newEventId } from '../../src/domain/ids.ts';
 import { DEFAULT_RETRY_POLICY, type NewEvent, type Tenant } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/port.ts';
+import { postgresDeliveries } from '../../src/store/postgres/deliveries.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
+import { postgresLifecycle } from '../../src/store/postgres/lifecycle.ts';
+import { postgresReports } from '../../src/store/postgres/reports.ts';
 import { storeContract, type OpenStore } from './contract.ts';
 import { expectOldAttemptsReported } from './migrated-attempts.ts';
 
@@ -134,6 +137,44 @@ function concurrency() {
     expect(indexesOf('deliveries')).toContain('deliveries_by_event');
     expect(indexesOf('deliveries')).not.toContain('deliveries_by_tenant');
     expect(indexesOf('deliveries')).not.toContain('deliveries_by_company_created');
+  });
+
+  it("reads a tenant's deliveries through its events and its attempts through its subscribers, never a whole table", async () => {
+    await processes(1); // a migrated schema to plan the statements in
+    const schema = `processes_${schemas}`;
+    // The statements as the adapter's modules send them, recorded by a stand-in pool that answers with no rows.
+    const statements: [string, unknown[]][] = [];
+    const recorder = {
+      query: async (text: string, values: unknown[]) => {
+        statements.push([text, values]);
+        return { rows: /count\(\*\) AS n/.test(text) ? [{ n: 0 }] : [], rowCount: 0 };
+      },
+    } as unknown as pg.Pool;
+    const deliveries = postgresDeliveries(recorder);
+    const reports = postgresReports(recorder);
+    const range = { startDate: T0, endDate: T0 + 1000 };
+    await deliveries.list(TENANT, { pageNo: 2, pageSize: 10, status: 'SUCCESS', ...range });
+    await deliveries.list(TENANT, { pageNo: 1, pageSize: 10, companyId: 1, eventSlug: 'a/b/c/v1' });
+    await reports.summary(TENANT, { ...range, interval: 'hour' });
+    await reports.timeSeries(TENANT, { ...range, companyId: 1, interval: 'hour' });
+    await reports.responseTime(TENANT, { ...range, interval: 'hour' });
+    await postgresLifecycle(recorder).requeue(TENANT, { ...range, statuses: ['FAILED', 'SUCCESS'] }, T0);
+    expect(statements).toHaveLength(8); // two per listing, one per report, one bulk retry
+    // With sequential scans priced out, a plan still shows one only where no index can serve it (on these empty tables
+    // the planner would otherwise pick them anyway).
+    await testDb!.query('BEGIN');
+    try {
+      await testDb!.query(`SET LOCAL search_path TO ${schema}`);
+      await testDb!.query('SET LOCAL enable_seqscan = off');
+      for (const [text, values] of statements) {
+        const plan = (await testDb!.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).not.toMatch(/Seq Scan on (deliveries|attempts|events)\b/);
+        if (/\bFROM attempts WHERE\b/.test(text)) expect(plan).toMatch(/attempts_by_subscriber_time/);
+        else expect(plan).toMatch(/events_by_(tenant|company)/);
+      }
+    } finally {
+      await testDb!.query('ROLLBACK');
+    }
   });
 
   it('keeps no copy of the tenant in attempt rows, and two indexes of them: by delivery and by subscriber and time', async () => {

@@ -2,14 +2,8 @@
 // delivery is only ever created with its event and repeats the event's tenant, company and created_at, so the events'
 // indexes by tenant and company, one entry per event, find them.
 import type { Tenant } from '../../domain/types.ts';
+import type { EventRange } from '../columns.ts';
 import type { Params } from './db.ts';
-
-/** Which of a tenant's events: its company (all of them when absent) and an inclusive range of creation times. */
-export interface EventRange {
-  companyId?: number;
-  startDate?: number;
-  endDate?: number;
-}
 
 /** Conditions on the events `e` of the tenant, its company and time range (their indexes answer them). */
 export function tenantEvents(p: Params, tenant: Tenant, range: EventRange): string[] {

@@ -2,13 +2,7 @@
 // repeats the event's tenant, company and created_at, which never change; the events' indexes by tenant hold one entry
 // per event, where indexes of the deliveries' own took one per delivery (ten per event on the bench) at every publish.
 import type { Tenant } from '../../domain/types.ts';
-
-/** Which of a tenant's events: its company (all of them when absent) and an inclusive range of creation times. */
-export interface EventRange {
-  companyId?: number;
-  startDate?: number;
-  endDate?: number;
-}
+import type { EventRange } from '../columns.ts';
 
 export interface TenantRows {
   /** FROM clause: the tenant's events `e` (tenantEvents) or, joined to each, its deliveries `d` (tenantDeliveries). */
