@@ -41,7 +41,7 @@ export function signingContext(subscriber: Signable): SigningContext {
 /** An attempt's two signatures: webhook-signature's value and x-fp-signature's. */
 export type AttemptSignatures = [webhookSignature: string, fpSignature: string];
 
-export function attemptSignatures(ctx: SigningContext, eventId: string, body: string, nowMs: number): AttemptSignatures {
+export function attemptSignatures(ctx: SigningContext, eventId: string, body: string | Uint8Array, nowMs: number): AttemptSignatures {
   // During a rotation both secrets sign (Standard Webhooks allows several space-separated signatures).
   const keys = ctx.previous && nowMs < ctx.previous.until ? [ctx.key, ctx.previous.key] : [ctx.key];
   return [webhookSignatureHeader(keys, eventId, Math.floor(nowMs / 1000), body), signFp(ctx.fpKey, body)];
@@ -51,7 +51,7 @@ export function attemptSignatures(ctx: SigningContext, eventId: string, body: st
 export function attemptHeaders(
   ctx: SigningContext,
   eventId: string,
-  body: string,
+  body: string | Uint8Array,
   userAgent: string,
   nowMs: number,
   signatures: AttemptSignatures = attemptSignatures(ctx, eventId, body, nowMs),

@@ -48,7 +48,7 @@ port.on('message', (batch: SendBatch) => {
         signing: contexts.get(jobs[at + 1] as number)!,
         url: jobs[at + 2] as string,
         eventId: jobs[at + 3] as string,
-        body: jobs[at + 4] as string,
+        body: jobs[at + 4] as string | Uint8Array,
         userAgent: jobs[at + 5] as string,
         attemptedAt: jobs[at + 6] as number,
         timeoutMs: jobs[at + 7] as number,

@@ -23,7 +23,8 @@ export interface SignedRequest {
   url: string;
   signing: SigningContext;
   eventId: string;
-  body: string;
+  /** The JSON text, or its UTF-8 bytes (a claimed delivery's: undici sends those as they are, a string it encodes). */
+  body: string | Uint8Array;
   userAgent: string;
   /** Epoch ms: the signature's timestamp. */
   attemptedAt: number;
@@ -69,7 +70,7 @@ interface Waiting {
    * lived long enough to be copied by each scavenge and then promoted.
    */
   signed: SignedRequest | undefined;
-  body: string;
+  body: string | Uint8Array;
   timeoutMs: number;
   sendBy: number | undefined;
   resolve: (result: SendResult) => void;
@@ -210,7 +211,7 @@ export class Sender implements WebhookSender {
   }
 
   /** `timeoutMs` and the result's durationMs count from when the request starts, not from a wait for a slot. */
-  send(url: string, headers: Record<string, string>, body: string, timeoutMs: number, sendBy?: number, outsideLimit = false): Promise<SendResult> {
+  send(url: string, headers: Record<string, string>, body: string | Uint8Array, timeoutMs: number, sendBy?: number, outsideLimit = false): Promise<SendResult> {
     return new Promise((resolve) => this.enqueue(url, headers, undefined, body, timeoutMs, sendBy, outsideLimit, resolve));
   }
 
@@ -218,7 +219,7 @@ export class Sender implements WebhookSender {
     url: string,
     headers: Record<string, string> | undefined,
     signed: SignedRequest | undefined,
-    body: string,
+    body: string | Uint8Array,
     timeoutMs: number,
     sendBy: number | undefined,
     outsideLimit: boolean | undefined,

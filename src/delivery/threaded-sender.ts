@@ -25,9 +25,10 @@ export const REPLY_EVERY_MS = 2;
 /**
  * Jobs cross flat, JOB_WIDTH values each: job id, signing context id, url, event id, body, user agent, attemptedAt,
  * timeoutMs, sendBy, outsideLimit, signatures. An array per job was one more object per delivery to build, clone and
- * collect on both threads.
+ * collect on both threads. A body given as bytes (a claimed delivery's, shared by its event's deliveries) crosses once
+ * per message however many jobs name it: structured clone writes an object it has written already as a reference.
  */
-export type SendJobs = (number | string | boolean | undefined | AttemptSignatures)[];
+export type SendJobs = (number | string | Uint8Array | boolean | undefined | AttemptSignatures)[];
 export const JOB_WIDTH = 11;
 
 /**

@@ -75,8 +75,8 @@ export interface ClaimedDelivery {
   runAttempts: number;
   /** First attempt of the current run, epoch ms; null when this is the first. */
   runStartedAt: number | null;
-  /** The exact JSON text to sign and send. */
-  body: string;
+  /** The exact bytes to sign and send: the JSON text in UTF-8, one Uint8Array shared by an event's deliveries. */
+  body: Uint8Array;
 }
 
 export interface ClaimResult {

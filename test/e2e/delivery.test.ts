@@ -135,6 +135,32 @@ describe('delivery', () => {
     expect(req!.headers['x-fp-signature']).toBe(createHmac('sha256', auth_meta.secret).update(req!.body).digest('hex'));
   });
 
+  it('sends a non-ASCII body byte for byte to each subscriber, reduced or not, and signs those bytes', async () => {
+    // Claimed bodies are UTF-8 bytes shared by an event's deliveries (one event body, one reducer's own body).
+    const plain = await subscribe('/utf8-a');
+    const other = await subscribe('/utf8-b');
+    const reduced = await subscribe('/utf8-reduced', { events: [{ slug: 'company/product/create/v1', reducer: { title: '$.name' } }] });
+    const payload = { name: 'Crème brûlée — 東京 🍮', price: 10 };
+    expect((await publish(undefined, { payload })).body.deliveries).toBe(3);
+    const got = await receiver.waitFor(3);
+    const byPath = new Map(got.map((r) => [r.path, r]));
+    for (const [path, sub, expected] of [
+      ['/utf8-a', plain, payload],
+      ['/utf8-b', other, payload],
+      ['/utf8-reduced', reduced, { title: payload.name }],
+    ] as const) {
+      const req = byPath.get(path)!;
+      expect(Number(req.headers['content-length'])).toBe(Buffer.byteLength(req.body));
+      const verified = new Webhook(sub.auth_meta.secret).verify(req.body, {
+        'webhook-id': String(req.headers['webhook-id']),
+        'webhook-timestamp': String(req.headers['webhook-timestamp']),
+        'webhook-signature': String(req.headers['webhook-signature']),
+      });
+      expect(verified).toMatchObject({ payload: expected });
+      expect(req.headers['x-fp-signature']).toBe(createHmac('sha256', sub.auth_meta.secret).update(req.body).digest('hex'));
+    }
+  });
+
   it('retries after two 500s and keeps the webhook-id', async () => {
     receiver.on('/flaky', (_r, nth) => (nth <= 2 ? { status: 500, body: 'boom' } : { status: 200 }));
     await subscribe('/flaky');

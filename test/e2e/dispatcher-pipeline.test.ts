@@ -112,7 +112,7 @@ async function run(r: Run): Promise<Observed> {
       }
       if (key === 'recordAttempts') {
         return async (...args: Parameters<Store['recordAttempts']>) => {
-          for (const result of args[0]) if (unrecorded.get(result.deliveryId)?.body) seen.bodiesHeldToWrite++;
+          for (const result of args[0]) if ((unrecorded.get(result.deliveryId)?.body.byteLength ?? 0) > 0) seen.bodiesHeldToWrite++;
           await new Promise((resolve) => setTimeout(resolve, 100));
           const summary = await target.recordAttempts(...args);
           for (const result of args[0]) unrecorded.delete(result.deliveryId);

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tenant } from '../../src/domain/types.ts';
 import type { ClaimedDelivery, Store } from '../../src/store/index.ts';
-import { EventBodies } from '../../src/store/event-bodies.ts';
+import { EventBodies, utf8 } from '../../src/store/event-bodies.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { queuedSubscriber } from '../helpers/store.ts';
 
@@ -44,6 +44,8 @@ async function publish(subscriberId: number | number[], id: string, body: string
   }], now);
 }
 
+const text = (body: Uint8Array) => new TextDecoder().decode(body);
+
 const attemptRows = () => {
   const db = new Database(file, { readonly: true });
   try {
@@ -59,12 +61,12 @@ describe('SQLite event bodies kept between claims', () => {
     const bodies = new EventBodies(1000);
     const body = (seq: number) => {
       const id = `evt_${seq}`;
-      return bodies.get(seq, id) ?? bodies.keep(seq, id, (reads.push(seq), `{"seq":${seq},"pad":"${'x'.repeat(90)}"}`));
+      return bodies.get(seq, id) ?? bodies.keep(seq, id, (reads.push(seq), utf8(`{"seq":${seq},"pad":"${'x'.repeat(90)}"}`)));
     };
-    for (let round = 0; round < 3; round++) expect(JSON.parse(body(7)).seq).toBe(7);
+    for (let round = 0; round < 3; round++) expect(JSON.parse(text(body(7))).seq).toBe(7);
     expect(reads).toEqual([7]);
     for (let seq = 1; seq <= 20; seq++) body(seq);
-    expect(bodies.count).toBeLessThanOrEqual(9); // ~110 characters each within 1000
+    expect(bodies.count).toBeLessThanOrEqual(9); // ~110 bytes each within 1000
     body(20);
     expect(reads.filter((s) => s === 20)).toHaveLength(1); // the newest are the ones kept
     body(1);
@@ -82,7 +84,7 @@ describe('SQLite event bodies kept between claims', () => {
     for (const subscriberId of [a, b]) {
       claimed.push(...(await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now())).deliveries);
     }
-    expect(claimed.map((d) => [d.subscriberId, d.eventId, d.body])).toEqual([
+    expect(claimed.map((d) => [d.subscriberId, d.eventId, text(d.body)])).toEqual([
       [a, 'evt_company_7', '{"n":7}'], [a, 'evt_company_9', '{"n":9}'], [b, 'evt_company_7', '{"n":7}'], [b, 'evt_company_9', '{"n":9}'],
     ]);
     const now = Date.now();
@@ -100,7 +102,7 @@ describe('SQLite event bodies kept between claims', () => {
     const subscriberId = await queuedSubscriber(store, TENANT, { deliveries: 0 });
     await publish(subscriberId, 'evt_old', '{"which":"old"}');
     const first = await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now());
-    expect(first.deliveries.map((d) => d.body)).toEqual(['{"which":"old"}']);
+    expect(first.deliveries.map((d) => text(d.body))).toEqual(['{"which":"old"}']);
     const [old] = first.deliveries;
     const oldSeq = seqs()[0]!.seq;
     await store.recordAttempts([{
@@ -114,6 +116,6 @@ describe('SQLite event bodies kept between claims', () => {
     const [reused] = seqs();
     expect(reused).toEqual({ seq: oldSeq, id: 'evt_new' }); // the case this test is about
     const second = await store.claim([{ subscriberId, limit: 10, leaseMs: 60_000 }], OWNER, Date.now());
-    expect(second.deliveries.map((d) => [d.eventId, d.body])).toEqual([['evt_new', '{"which":"new"}']]);
+    expect(second.deliveries.map((d) => [d.eventId, text(d.body)])).toEqual([['evt_new', '{"which":"new"}']]);
   });
 });

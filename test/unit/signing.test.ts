@@ -133,6 +133,13 @@ describe('signFp (x-fp-signature)', () => {
     expect(signFp(secret, body)).toBe(expected);
   });
 
+  it('signs a body given as its UTF-8 bytes exactly as the text (both signatures)', () => {
+    const body = '{"a":"é 東京 🍮"}';
+    const bytes = new TextEncoder().encode(body);
+    expect(signFp(VECTOR.secret, bytes)).toBe(signFp(VECTOR.secret, body));
+    expect(signStandard(signingKey(VECTOR.secret), 'evt_1', 1_700_000_000, bytes)).toBe(signStandard(signingKey(VECTOR.secret), 'evt_1', 1_700_000_000, body));
+  });
+
   it('keys with the whole secret string, not the decoded whsec_ bytes', () => {
     const body = '{"k":"v"}';
     expect(signFp(VECTOR.secret, body)).toBe(createHmac('sha256', Buffer.from(VECTOR.secret, 'utf8')).update(body).digest('hex'));

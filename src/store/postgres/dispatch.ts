@@ -3,7 +3,7 @@
 // The queue state is delivery_queue's (migration 007); deliveries holds each delivery's record.
 import type pg from 'pg';
 import type { AttemptResult, ClaimRequest, ClaimResult, ClaimedDelivery, DueSubscriber, RecordSummary } from '../port.ts';
-import { EventBodies } from '../event-bodies.ts';
+import { EventBodies, utf8 } from '../event-bodies.ts';
 import { prepared, transaction } from './db.ts';
 import { PARK_QUEUED } from './subscribers.ts';
 import { toClaimedDelivery, type ClaimedRow } from './rows.ts';
@@ -253,14 +253,14 @@ export function postgresDispatch(pool: pg.Pool, changed: () => void) {
       owner,
     ] });
     // A body each: the delivery's own, a kept one, or null until the read below.
-    const bodyOf = rows.map((row) => (row.id === null ? null : (row.body ?? bodies.get(row.event_seq, row.event_id) ?? null)));
+    const bodyOf = rows.map((row) => (row.id === null ? null : (row.body !== null ? utf8(row.body) : (bodies.get(row.event_seq, row.event_id) ?? null))));
     const missing = [...new Set(rows.filter((row, i) => row.id !== null && bodyOf[i] === null).map((row) => row.event_seq))];
     // The leases above are committed: if this read fails, the claim throws and they run out (at-least-once, as after
     // a crash); the dispatcher backs off as for any failed claim.
-    const read = new Map<number, string>();
+    const read = new Map<number, Uint8Array>();
     if (missing.length > 0) {
       const { rows: events } = await pool.query<{ seq: number; id: string; body: string }>({ ...EVENT_BODIES, values: [missing] });
-      for (const e of events) read.set(e.seq, bodies.keep(e.seq, e.id, e.body));
+      for (const e of events) read.set(e.seq, bodies.keep(e.seq, e.id, utf8(e.body)));
     }
     rows.forEach((row, i) => {
       nextDue.set(row.subscriber_id, row.next_due);

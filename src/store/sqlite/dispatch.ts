@@ -23,14 +23,17 @@ type QueuedRow = [
   attemptCount: number,
   runAttempts: number,
   runStartedAt: number | null,
-  body: string | null,
+  body: Uint8Array | null,
 ];
 
 function latest(marks: Map<number, number>, subscriberId: number, at: number): void {
   if ((marks.get(subscriberId) ?? -Infinity) < at) marks.set(subscriberId, at);
 }
 
-const QUEUED_COLUMNS = `id, next_attempt_at AS at, company_id, event_seq, event_id, attempt_count, run_attempts, run_started_at, body`;
+// Bodies as BLOBs: better-sqlite3 hands those over as the stored bytes (its own Buffer), with no decoding into a string
+// that would be encoded again to be signed and sent.
+const QUEUED_COLUMNS = `id, next_attempt_at AS at, company_id, event_seq, event_id, attempt_count, run_attempts, run_started_at,
+  CAST(body AS BLOB)`;
 
 /**
  * How a claim reads a subscriber's queue, in queue order from the partial "due" index (it covers status, id and
@@ -59,7 +62,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
   const queueHead = db.prepare(QUEUE_READS.head).raw(true);
   const queueAfter = db.prepare(QUEUE_READS.after).raw(true);
   const queuedUpTo = db.prepare(QUEUE_READS.upTo).pluck();
-  const eventBody = db.prepare('SELECT body FROM events WHERE seq = ?').pluck();
+  const eventBody = db.prepare('SELECT CAST(body AS BLOB) FROM events WHERE seq = ?').pluck();
   const bodies = new EventBodies();
   const renewal = new Renewal();
 
@@ -132,7 +135,7 @@ export function sqliteDispatch(db: Database.Database, leases: Leases, lock: Disp
           waiting = at;
           break;
         }
-        const body = own ?? bodies.get(eventSeq, eventId) ?? bodies.keep(eventSeq, eventId, eventBody.get(eventSeq) as string);
+        const body = own ?? bodies.get(eventSeq, eventId) ?? bodies.keep(eventSeq, eventId, eventBody.get(eventSeq) as Uint8Array);
         leases.take(id, r.subscriberId, at, owner, now + r.leaseMs, companyId);
         deliveries.push({ id, eventId, subscriberId: r.subscriberId, attemptCount, runAttempts, runStartedAt, body });
         taken++;

@@ -147,7 +147,7 @@ export interface ClaimedRow {
 }
 
 /** `body`: the delivery's own (a reducer's) or its event's. */
-export const toClaimedDelivery = (row: ClaimedRow, body: string): ClaimedDelivery => ({
+export const toClaimedDelivery = (row: ClaimedRow, body: Uint8Array): ClaimedDelivery => ({
   id: row.id,
   eventId: row.event_id,
   subscriberId: row.subscriber_id,
