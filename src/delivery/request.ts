@@ -1,7 +1,7 @@
 // What one attempt sends: the headers API.md § What a subscriber receives fixes, signed for this attempt.
-import { createSecretKey, type KeyObject } from 'node:crypto';
 import { fpKey, signFp } from '../signing/fp-signature.ts';
-import { signingKey, webhookSignatureHeader } from '../signing/standard-webhooks.ts';
+import { hmacKey, type HmacKey } from '../signing/hmac.ts';
+import { signingKey, signStandard, webhookSignatureHeader } from '../signing/standard-webhooks.ts';
 import type { Subscriber } from '../domain/types.ts';
 
 /** Headers a subscriber's custom_headers may not replace: they carry the signature and framing. */
@@ -12,14 +12,14 @@ const RESERVED = new Set([
 
 export const isReservedHeader = (name: string): boolean => RESERVED.has(name.toLowerCase());
 
-/** A subscriber's HMAC keys, made once per secret (KeyObjects: the key is not imported again for every HMAC). */
+/** A subscriber's HMAC keys, made once per secret (padded key blocks: nothing of the key is redone per HMAC). */
 export interface SigningContext {
   /** webhook-signature's key (Standard Webhooks). */
-  key: KeyObject;
+  key: HmacKey;
   /** x-fp-signature's key: the secret's UTF-8 bytes. */
-  fpKey: KeyObject;
+  fpKey: HmacKey;
   /** The key before the last rotation and until when (epoch ms) it still signs alongside. */
-  previous: { key: KeyObject; until: number } | null;
+  previous: { key: HmacKey; until: number } | null;
   customHeaders: Record<string, string>;
 }
 
@@ -32,19 +32,23 @@ export function signingContext(subscriber: Signable): SigningContext {
   }
   const previous =
     subscriber.previousSecret && subscriber.previousSecretUntil
-      ? { key: createSecretKey(signingKey(subscriber.previousSecret)), until: subscriber.previousSecretUntil }
+      ? { key: hmacKey(signingKey(subscriber.previousSecret)), until: subscriber.previousSecretUntil }
       : null;
   const secret = subscriber.auth_meta.secret;
-  return { key: createSecretKey(signingKey(secret)), fpKey: fpKey(secret), previous, customHeaders };
+  return { key: hmacKey(signingKey(secret)), fpKey: fpKey(secret), previous, customHeaders };
 }
 
 /** An attempt's two signatures: webhook-signature's value and x-fp-signature's. */
 export type AttemptSignatures = [webhookSignature: string, fpSignature: string];
 
 export function attemptSignatures(ctx: SigningContext, eventId: string, body: string | Uint8Array, nowMs: number): AttemptSignatures {
+  const seconds = Math.floor(nowMs / 1000);
   // During a rotation both secrets sign (Standard Webhooks allows several space-separated signatures).
-  const keys = ctx.previous && nowMs < ctx.previous.until ? [ctx.key, ctx.previous.key] : [ctx.key];
-  return [webhookSignatureHeader(keys, eventId, Math.floor(nowMs / 1000), body), signFp(ctx.fpKey, body)];
+  const webhookSignature =
+    ctx.previous && nowMs < ctx.previous.until
+      ? webhookSignatureHeader([ctx.key, ctx.previous.key], eventId, seconds, body)
+      : signStandard(ctx.key, eventId, seconds, body);
+  return [webhookSignature, signFp(ctx.fpKey, body)];
 }
 
 /** `signatures`: made already for this body and nowMs (ThreadedSender signs on the main thread). */

@@ -1,5 +1,5 @@
 // Standard Webhooks signatures: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>.
-import { createHmac, type KeyObject } from 'node:crypto';
+import { hmacKey, hmacSha256, type HmacKey } from './hmac.ts';
 
 const PREFIX = 'whsec_';
 
@@ -9,15 +9,15 @@ export function signingKey(secret: string): Buffer {
 }
 
 /**
- * `key`: a KeyObject made once per secret signs in ~3 µs where raw bytes, imported again per HMAC, take ~5. `body`: the
- * JSON text, or its UTF-8 bytes (the same signature).
+ * `key`: an HmacKey made once per secret (request.ts's signing context), or the key's bytes. `body`: the JSON text, or
+ * its UTF-8 bytes (the same signature).
  */
-export function signStandard(key: KeyObject | Buffer, id: string, timestampSeconds: number, body: string | Uint8Array): string {
-  const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.`).update(body).digest('base64');
+export function signStandard(key: HmacKey | Uint8Array, id: string, timestampSeconds: number, body: string | Uint8Array): string {
+  const mac = hmacSha256(key instanceof Uint8Array ? hmacKey(key) : key, `${id}.${timestampSeconds}.`, body, 'base64');
   return `v1,${mac}`;
 }
 
 /** One space-separated header value with a signature per key (several during a secret rotation). */
-export function webhookSignatureHeader(keys: (KeyObject | Buffer)[], id: string, timestampSeconds: number, body: string | Uint8Array): string {
+export function webhookSignatureHeader(keys: (HmacKey | Uint8Array)[], id: string, timestampSeconds: number, body: string | Uint8Array): string {
   return keys.map((key) => signStandard(key, id, timestampSeconds, body)).join(' ');
 }
