@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   rescanMs?: number;
   /** Attempt results wait at most this long to be written together (default 100 ms). */
   flushDelayMs?: number;
+  /** A write starts as soon as this many results wait (default FLUSH_BATCH). */
+  flushBatch?: number;
   /**
    * A subscriber starts nothing new while its attempts in flight and its answers not yet written reach 2 ×
    * max_in_flight. Where other processes take over a killed one's work (PostgreSQL), this bounds what they send again,
@@ -655,7 +657,7 @@ export class Dispatcher {
   private push(result: AttemptResult): void {
     if (this.options.boundUnwritten) this.unwritten.set(result.subscriberId, (this.unwritten.get(result.subscriberId) ?? 0) + 1);
     this.results.push(result);
-    if (this.results.length >= FLUSH_BATCH) void this.flush();
+    if (this.results.length >= (this.options.flushBatch ?? FLUSH_BATCH)) void this.flush();
     else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 100);
     }

@@ -52,6 +52,9 @@ interface Run {
   reclaimUnrecorded?: boolean;
   /** DispatcherOptions.renewEveryMs */
   renewEveryMs?: number;
+  /** DispatcherOptions.flushDelayMs (default 2) and flushBatch */
+  flushDelayMs?: number;
+  flushBatch?: number;
 }
 
 interface Observed {
@@ -130,7 +133,8 @@ async function run(r: Run): Promise<Observed> {
   dispatcher = new Dispatcher(watched, sender, createLogger({ logLevel: 'silent' }), metrics, {
     concurrency: r.concurrency,
     leaseMarginMs: 10_000,
-    flushDelayMs: 2,
+    flushDelayMs: r.flushDelayMs ?? 2,
+    flushBatch: r.flushBatch,
     boundUnwritten: r.boundUnwritten,
     renewEveryMs: r.renewEveryMs,
   });
@@ -163,6 +167,12 @@ describe('dispatcher pipeline under slow writes', () => {
     const { bodiesHeldToWrite } = await run({ ...one, boundUnwritten: false });
     expect(bodiesHeldToWrite).toBe(0);
     expect(receiver.requests.every((r) => r.body === '{}')).toBe(true);
+  });
+
+  it('starts a write once flushBatch results wait, without waiting out the flush delay', async () => {
+    // A minute's delay: every write here is one the batch size started (the run waits 30 s at most for all of them).
+    const { writes } = await run({ ...one, boundUnwritten: false, flushDelayMs: 60_000, flushBatch: 1 });
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(64);
   });
 
   it('writes what arrived during a write in the next one (group commit), not as a queue of small writes', async () => {
