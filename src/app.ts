@@ -44,14 +44,15 @@ export interface AppOverrides {
 const SENDER_HANDOFF = 8;
 
 /**
- * SQLite writes attempt results in transactions of up to this many, at least every SQLITE_FLUSH_DELAY_MS. A write
- * rewrites every page it touches, and a thousand results of a hundred subscribers touch each subscriber's pages in
- * three indexes much as four thousand do: recording cost 9.9–12.7 µs per result in batches of 1 000, 7.2–7.8 in
- * batches of 4 000 (bench/store-cpu.ts), and half the bytes written per delivery (the WAL, then the checkpoint: 3.2 →
- * 1.6 KB). What waits is only the write: the attempt's slot is free as soon as it is answered. A crash re-sends what
- * was answered and not yet written (at-least-once), a quarter of a second's worth at most.
+ * SQLite writes attempt results once this many wait, or SQLITE_FLUSH_DELAY_MS after the first. A write rewrites every
+ * page it touches, and a thousand results of a hundred subscribers touch each subscriber's pages in three indexes much
+ * as two thousand do: recording cost 9.9–12.7 µs per result in batches of 1 000, 8.0–8.1 in batches of 2 000 and
+ * 7.2–7.8 in batches of 4 000 (bench/store-cpu.ts), and 2 000 halve the bytes written per delivery (the WAL, then the
+ * checkpoint). Results held longer live through more scavenges, though: at 4 096 the GC helpers gained what the main
+ * thread saved. What waits is only the write: the attempt's slot is free as soon as it is answered. A crash re-sends
+ * what was answered and not yet written (at-least-once), a quarter of a second's worth at most.
  */
-const SQLITE_FLUSH_BATCH = 4096;
+const SQLITE_FLUSH_BATCH = 2048;
 const SQLITE_FLUSH_DELAY_MS = 250;
 
 export async function startApp(config: Config, logger: FastifyBaseLogger = createLogger(config), overrides: AppOverrides = {}): Promise<App> {
