@@ -74,6 +74,14 @@ describe('SQLite event bodies kept between claims', () => {
     expect(bodies.get(20, 'evt_other')).toBeUndefined(); // another event under a kept seq
   });
 
+  it('counts its budget in bytes of UTF-8, not characters', () => {
+    const bodies = new EventBodies(1000);
+    // 60 characters, 180 bytes each: five fit in 1 000 bytes (counted in characters, all ten would).
+    for (let seq = 1; seq <= 10; seq++) bodies.keep(seq, `evt_${seq}`, utf8('東'.repeat(60)));
+    expect(bodies.count).toBe(5);
+    expect([6, 7, 8, 9, 10].every((seq) => bodies.get(seq, `evt_${seq}`)?.byteLength === 180)).toBe(true);
+  });
+
   it('writes into each attempt row its own event\'s company, across claim rounds that keep the events', async () => {
     const a = await queuedSubscriber(store, TENANT, { deliveries: 0 });
     const b = await queuedSubscriber(store, TENANT, { deliveries: 0 });
