@@ -27,11 +27,17 @@ export const peakRssMb = (pid: number | 'self' = 'self'): number => {
 
 /**
  * CPU time (user + system, every thread) a process has used so far, in seconds, from /proc/<pid>/stat; NaN when it
- * cannot be read. The kernel counts it in clock ticks of 1/100 s (USER_HZ, 100 on Linux).
+ * cannot be read.
  */
-export function cpuSeconds(pid: number): number {
+export const cpuSeconds = (pid: number): number => statCpuSeconds(`/proc/${pid}/stat`);
+
+/**
+ * User + system CPU time in a /proc stat file (a process's, or one thread's: /proc/<pid>/task/<tid>/stat), in seconds;
+ * NaN when it cannot be read. The kernel counts it in clock ticks of 1/100 s (USER_HZ, 100 on Linux).
+ */
+export function statCpuSeconds(file: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     // The fields after the command name, which is in parentheses and may itself hold spaces: utime and stime are 14, 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
