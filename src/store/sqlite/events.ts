@@ -267,6 +267,9 @@ export function sqliteEvents(
         // finds deliveries no wake-up announced.
       }
     }
+    // Written: what waits for the sync from here is each publish's answer, not its events and their bodies, which
+    // would otherwise survive (and be copied by) the scavenges until then.
+    for (const p of turn) p.events = [];
     return outcomes;
   }
 
