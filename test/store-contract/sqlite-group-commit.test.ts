@@ -159,11 +159,9 @@ const settled = async (p: Promise<unknown>): Promise<boolean> => {
 
 describe('SQLite group commit with the WAL synced off the thread', () => {
   let wal: GatedWalSync;
-  // Publishes that come while a sync runs wait for it however long it takes, unless a test says otherwise.
-  const PATIENT = 60_000;
   beforeEach(() => {
     wal = new GatedWalSync(`${file}-wal`);
-    events = sqliteEvents(db, wal, undefined, undefined, PATIENT);
+    events = sqliteEvents(db, wal);
   });
   afterEach(() => wal.close());
 
@@ -204,7 +202,7 @@ describe('SQLite group commit with the WAL synced off the thread', () => {
 
   it('tells which subscribers got deliveries to send as soon as the group commits, before its sync', async () => {
     const told: number[][] = [];
-    events = sqliteEvents(db, wal, (ids) => told.push([...ids].sort((a, b) => a - b)), undefined, PATIENT);
+    events = sqliteEvents(db, wal, (ids) => told.push([...ids].sort((a, b) => a - b)));
     const withDeliveries = (id: string, key: string | null = null): NewEvent => ({
       ...event(id, key),
       deliveries: [
@@ -228,48 +226,11 @@ describe('SQLite group commit with the WAL synced off the thread', () => {
   it('answers a committed publish even when telling the dispatcher throws', async () => {
     events = sqliteEvents(db, wal, () => {
       throw new Error('listener bug');
-    }, undefined, PATIENT);
+    });
     wal.open();
     const published = events.publish(TENANT, [{ ...event('evt_told'), deliveries: [{ subscriberId: 1, status: 'PENDING' }] }], Date.now());
     await expect(published).resolves.toMatchObject([{ event_id: 'evt_told', duplicate: false }]);
     expect(stored()).toEqual(['evt_told']);
-  });
-
-  it('commits what comes while a sync runs past its patience, and answers it after a sync that began after its commit', async () => {
-    const told: number[][] = [];
-    events = sqliteEvents(db, wal, (ids) => told.push([...ids]), undefined, 20);
-    const first = events.publish(TENANT, [event('evt_before_slow_sync')], Date.now());
-    await turn();
-    const second = events.publish(TENANT, [{ ...event('evt_during_slow_sync'), deliveries: [{ subscriberId: 4, status: 'PENDING' }] }], Date.now());
-    await turn();
-    expect(events.stats.commits).toBe(1); // within the patience: it waits for the sync
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    // Past it: committed, visible and its subscriber told while the first sync still runs, but not answered, and the
-    // sync that covers it waits for the running one to end.
-    expect(events.stats).toEqual({ commits: 2, publishes: 2 });
-    expect(stored()).toEqual(['evt_before_slow_sync', 'evt_during_slow_sync']);
-    expect(told).toEqual([[4]]);
-    expect(await settled(second)).toBe(false);
-    expect(wal.calls).toBe(1);
-    wal.open();
-    await Promise.all([first, second]);
-    expect(wal.calls).toBe(2);
-  });
-
-  it('rejects what committed while a sync that then fails ran, and goes on with the next', async () => {
-    events = sqliteEvents(db, wal, undefined, undefined, 20);
-    const first = events.publish(TENANT, [event('evt_synced_badly')], Date.now());
-    await turn();
-    const second = events.publish(TENANT, [event('evt_during_bad_sync')], Date.now());
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(events.stats.commits).toBe(2);
-    wal.failNext = new Error('EIO: i/o error, fsync');
-    wal.open();
-    // The second's pages may have been in the write-back that failed: a later sync succeeding would not say so.
-    await expect(first).rejects.toThrow('EIO');
-    await expect(second).rejects.toThrow('EIO');
-    expect(wal.calls).toBe(1);
-    await expect(events.publish(TENANT, [event('evt_after_bad_sync')], Date.now())).resolves.toMatchObject([{ event_id: 'evt_after_bad_sync' }]);
   });
 
   it('flush commits what waits and returns once it is on disk, its publish answered', async () => {

@@ -15,14 +15,6 @@ const TURN_ROWS = 2000;
  * dry for half of the bench's first seconds. Every 1 000 rows (~10 ms) the dispatcher takes results and claims more.
  */
 const CHUNK_ROWS = 1000;
-/**
- * Publishes that come while the WAL is being synced wait for that sync, then commit together (a commit writes every
- * page it touches, so fewer, larger ones cost less), but at most this long: past it they commit while the sync runs
- * and are answered after the next one. The disk's syncs take ~0.7 ms at the median but 14 ms at the 99th percentile
- * and up to 60 ms (bench latency phase, ~400 syncs a second), and deliveries are sent from their commit on: waiting
- * out every slow sync put its whole length into the publish→receipt p99.
- */
-const SYNC_PATIENCE_MS = 5;
 
 interface QueuedPublish {
   tenant: Tenant;
@@ -50,14 +42,12 @@ class PublishFailed extends Error {
  * `walSync`: how commits are made durable off this thread; without it (an in-memory database) each commit is final.
  * `committed`: told, right after each commit and before its sync, which subscribers got deliveries to send.
  * `gate`: closed while a transaction stays open across turns of the event loop (write-gate.ts).
- * `syncPatienceMs`: how long publishes that come while a sync runs wait for it before they commit anyway.
  */
 export function sqliteEvents(
   db: Database.Database,
   walSync?: WalSync,
   committed?: (subscriberIds: Set<number>) => void,
   gate: WriteGate = new WriteGate(),
-  syncPatienceMs: number = SYNC_PATIENCE_MS,
 ) {
   const insertEvent = db.prepare(`
     INSERT INTO events (id, organization_id, extension_id, company_id, application_id, slug, body, created_at)
@@ -110,53 +100,33 @@ export function sqliteEvents(
 
   // Group commit: the publishes waiting when a commit starts share one transaction, so one write of each page they
   // touch and one sync; one that fails is rolled back and rejected alone (writeTurn). A commit writes its pages to the
-  // WAL without syncing, and the sync runs in the thread pool (wal-sync.ts); publishes are answered when a sync that
-  // began after their commit is done. Those that arrive while a sync runs wait for it (SYNC_PATIENCE_MS at most) and
-  // then commit together. A single-event publish had held this thread ~0.6 ms (each commit writes every page it
-  // touches, about 20 for an event with ten deliveries, then waited for its sync), one in a batch of 500 ~0.1 ms; at
-  // ~460 publishes a second, commits were 43 % of this thread's wall time, most of it waiting for the disk.
+  // WAL without syncing, and the sync runs in the thread pool (wal-sync.ts); publishes are answered when it is done,
+  // and those that arrive meanwhile wait for it and then commit together. A single-event publish had held this thread
+  // ~0.6 ms (each commit writes every page it touches, about 20 for an event with ten deliveries, then waited for its
+  // sync), one in a batch of 500 ~0.1 ms; at ~460 publishes a second, commits were 43 % of this thread's wall time,
+  // most of it waiting for the disk.
   let queued: QueuedPublish[] = [];
   let scheduled = false;
-  /** The group being written: one at a time, since a large one's transaction spans turns of the event loop. */
-  let writing: Promise<void> | undefined;
-  /** The sync of the WAL that is running, and when it began (performance.now()). */
-  let running: { startedAt: number; done: Promise<void> } | undefined;
-  /** The sync that starts when the running one ends, for the groups committed while it runs. */
-  let nextSync: Promise<void> | undefined;
-  let patience: NodeJS.Timeout | undefined;
-  /** Groups committed and waiting for their sync to be answered. */
-  const answering = new Set<Promise<void>>();
+  /** The sync of the last group's commit, while it runs. */
+  let syncing: Promise<void> | undefined;
   const stats = { commits: 0, publishes: 0 };
   function schedule(): void {
-    if (scheduled || writing || queued.length === 0) return;
-    if (running) {
-      const waited = performance.now() - running.startedAt;
-      if (waited < syncPatienceMs) {
-        // The sync usually ends first, and its end schedules the commit.
-        patience ??= setTimeout(() => {
-          patience = undefined;
-          schedule();
-        }, syncPatienceMs - waited);
-        return;
-      }
-    }
-    clearTimeout(patience);
-    patience = undefined;
+    if (scheduled || syncing || queued.length === 0) return;
     scheduled = true;
     setImmediate(commitQueued);
   }
   /**
-   * Commits the publishes queued so far, a turn at a time. A turn holds whole publishes up to TURN_ROWS rows: four
-   * batch publishes of 500 events with ten deliveries each had made one ~200 ms transaction, during which the
-   * dispatcher could neither claim nor take results and the sending thread ran dry.
+   * Commits the publishes queued so far, a turn at a time, then syncs once and answers them all. A turn holds whole
+   * publishes up to TURN_ROWS rows: four batch publishes of 500 events with ten deliveries each had made one ~200 ms
+   * transaction, during which the dispatcher could neither claim nor take results and the sending thread ran dry.
    */
   function commitQueued(): void {
     scheduled = false;
     const group = queued;
     queued = [];
     if (group.length === 0) return;
-    writing = commitInTurns(group).finally(() => {
-      writing = undefined;
+    syncing = commitInTurns(group).finally(() => {
+      syncing = undefined;
       schedule();
     });
   }
@@ -172,14 +142,9 @@ export function sqliteEvents(
       // and requests that came in meanwhile.
       if (start < group.length) await nextTurn();
     }
-    const answered = answerWhenSynced(committed).finally(() => answering.delete(answered));
-    answering.add(answered);
-  }
-
-  async function answerWhenSynced(committed: { turn: QueuedPublish[]; outcomes: PublishOutcome[] }[]): Promise<void> {
-    if (walSync && committed.length > 0) {
+    if (walSync) {
       try {
-        await synced();
+        await walSync.sync();
       } catch (error) {
         // Not known to be on disk, so not acknowledged: the publisher tries again (an idempotency key makes that safe).
         for (const { turn } of committed) for (const p of turn) p.reject(error);
@@ -189,38 +154,6 @@ export function sqliteEvents(
     for (const { turn, outcomes } of committed) {
       outcomes.forEach((o, i) => ('error' in o ? turn[i]!.reject(o.error) : turn[i]!.resolve(o.results)));
     }
-  }
-
-  /**
-   * Resolves once everything committed so far is on disk. A running sync may have begun before the last commit, so it
-   * is a sync that starts when that one ends, shared by every group committed meanwhile; if the running one fails,
-   * so do they: their pages may have been in the write-back that failed, and a later sync would not say so.
-   */
-  function synced(): Promise<void> {
-    if (!running) return startSync();
-    nextSync ??= running.done.then(
-      () => {
-        nextSync = undefined;
-        return startSync();
-      },
-      (error: unknown) => {
-        nextSync = undefined;
-        throw error;
-      },
-    );
-    return nextSync;
-  }
-
-  function startSync(): Promise<void> {
-    const done = walSync!.sync();
-    const sync = { startedAt: performance.now(), done };
-    running = sync;
-    const ended = () => {
-      if (running === sync) running = undefined;
-      schedule();
-    };
-    done.then(ended, ended);
-    return done;
   }
 
   function takeTurn(group: QueuedPublish[], start: number): QueuedPublish[] {
@@ -352,12 +285,9 @@ export function sqliteEvents(
       }),
     /** Commits what is queued and waits until it is on disk (before the store closes). */
     flush: async (): Promise<void> => {
-      clearTimeout(patience);
-      patience = undefined;
-      while (writing) await writing;
+      await syncing;
       commitQueued();
-      await writing;
-      await Promise.all(answering);
+      await syncing;
       walSync?.close();
     },
     /** Group commits so far, and the publishes they held. */
