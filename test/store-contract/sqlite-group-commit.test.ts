@@ -7,6 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewEvent, Tenant } from '../../src/domain/types.ts';
@@ -231,6 +233,23 @@ describe('SQLite group commit with the WAL synced off the thread', () => {
     const published = events.publish(TENANT, [{ ...event('evt_told'), deliveries: [{ subscriberId: 1, status: 'PENDING' }] }], Date.now());
     await expect(published).resolves.toMatchObject([{ event_id: 'evt_told', duplicate: false }]);
     expect(stored()).toEqual(['evt_told']);
+  });
+
+  it('lets go of a publish\'s events once they are committed, while it waits for the sync', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // Made in a function of its own, so that nothing in this one holds the event but the WeakRef.
+    const publish = () => {
+      const made = event('evt_let_go');
+      return { ref: new WeakRef(made), publishing: events.publish(TENANT, [made], Date.now()) };
+    };
+    const { ref, publishing } = publish();
+    await turn();
+    expect(stored()).toEqual(['evt_let_go']); // committed, its sync not yet done
+    gc();
+    expect(ref.deref()).toBeUndefined();
+    wal.open();
+    expect((await publishing)[0]).toMatchObject({ event_id: 'evt_let_go' });
   });
 
   it('flush commits what waits and returns once it is on disk, its publish answered', async () => {
